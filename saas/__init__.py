@@ -1,0 +1,73 @@
+"""The SaaS application factory."""
+
+import logging
+from pathlib import Path
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from saas import auth, health, pages
+from saas import config as settings
+from saas.auth.cli import users_cli
+from saas.errors import register_error_handlers
+from saas.extensions import csrf, db, huey, limiter, login_manager, migrate
+from saas.seed import seed_command
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        template_folder=str(settings.PROJECT_ROOT / "templates"),
+        instance_relative_config=False,
+    )
+    configure(app, overrides)
+    register_logging(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_cli(app)
+    register_proxy(app)
+    return app
+
+
+def configure(app: Flask, overrides: dict | None) -> None:
+    app.config.from_mapping(settings.from_environment())
+    app.config.from_mapping(overrides or {})
+    settings.check(app.config)
+    app.instance_path = app.config["INSTANCE_PATH"]
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+
+def register_logging(app: Flask) -> None:
+    logging.basicConfig(
+        level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    app.logger.setLevel(app.config["LOG_LEVEL"])
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(settings.PROJECT_ROOT / "migrations"))
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message_category = "info"
+    csrf.init_app(app)
+    limiter.init_app(app)
+    huey.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(health.bp)
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(users_cli)
+    app.cli.add_command(seed_command)
+
+
+def register_proxy(app: Flask) -> None:
+    hops = app.config["PROXY_HOPS"]
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_prefix=hops)

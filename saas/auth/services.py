@@ -1,0 +1,143 @@
+"""Account operations shared by views, CLI commands and tasks. Callers commit."""
+
+from datetime import timedelta
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from saas.auth.models import ADMIN, User
+from saas.auth.tokens import email_change_for_token, email_change_token, password_reset_token
+from saas.database import now_utc
+from saas.extensions import db
+from saas.mail import send_email
+from saas.urls import absolute_url
+
+# Compared against when no account matches, so a miss costs as long as a wrong password.
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+class AccountError(ValueError):
+    """A request the account rules refuse; `field` names the form field to show it on."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+def normalize_email(raw: str) -> str:
+    try:
+        return validate_email(raw.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise AccountError(str(exc), field="email") from exc
+
+
+def find_user(email: str) -> User | None:
+    try:
+        email = normalize_email(email)
+    except AccountError:
+        return None
+    return db.session.execute(db.select(User).filter_by(email=email)).scalar_one_or_none()
+
+
+def check_password_rules(password: str, field: str = "password") -> None:
+    minimum = current_app.config["PASSWORD_MIN_LENGTH"]
+    if len(password) < minimum:
+        raise AccountError(f"Use at least {minimum} characters.", field=field)
+
+
+def register(*, email: str, password: str, role: str = "member") -> User:
+    email = normalize_email(email)
+    check_password_rules(password)
+    if find_user(email):
+        raise AccountError("An account with this email already exists.", field="email")
+    user = User(email=email, role=role)
+    user.set_password(password)
+    db.session.add(user)
+    return user
+
+
+def create_admin(*, email: str, password: str) -> User:
+    """Make the account an admin, creating it if needed."""
+    user = find_user(email)
+    if user is None:
+        return register(email=email, password=password, role=ADMIN)
+    check_password_rules(password)
+    user.role = ADMIN
+    user.set_password(password)
+    return user
+
+
+def authenticate(*, email: str, password: str) -> User | None:
+    """The account for these credentials, or None; disabled accounts raise AccountError."""
+    user = find_user(email)
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    if not user.check_password(password):
+        return None
+    if not user.active:
+        raise AccountError("This account is disabled. Contact support.")
+    return user
+
+
+def request_password_reset(*, email: str) -> None:
+    """Email a reset link if an active account matches; say nothing either way."""
+    user = find_user(email)
+    if user is None or not user.active:
+        return
+    link = absolute_url("auth.reset_password", token=password_reset_token(user))
+    hours = current_app.config["PASSWORD_RESET_MAX_AGE"] // 3600
+    send_email(to=user.email, template="password_reset", reset_link=link, valid_hours=hours)
+
+
+def set_new_password(*, user: User, password: str) -> None:
+    check_password_rules(password)
+    user.set_password(password)
+    send_email(to=user.email, template="password_changed")
+
+
+def change_password(*, user: User, current_password: str, new_password: str) -> None:
+    if not user.check_password(current_password):
+        raise AccountError("Your current password is not correct.", field="current_password")
+    set_new_password(user=user, password=new_password)
+
+
+def request_email_change(*, user: User, new_email: str, password: str) -> str:
+    if not user.check_password(password):
+        raise AccountError("Your password is not correct.", field="password")
+    new_email = normalize_email(new_email)
+    if new_email == user.email:
+        raise AccountError("That is already your email address.", field="email")
+    if find_user(new_email):
+        raise AccountError("An account with this email already exists.", field="email")
+    link = absolute_url("auth.confirm_email", token=email_change_token(user, new_email))
+    send_email(to=new_email, template="confirm_email", confirm_link=link, old_email=user.email)
+    return new_email
+
+
+def confirm_email_change(*, token: str) -> User:
+    found = email_change_for_token(token)
+    if found is None:
+        raise AccountError("This confirmation link is invalid or has expired.")
+    user, new_email = found
+    if find_user(new_email):
+        raise AccountError("An account with this email already exists.")
+    user.email = new_email
+    return user
+
+
+def delete_account(*, user: User, password: str) -> None:
+    if not user.check_password(password):
+        raise AccountError("Your password is not correct.", field="password")
+    db.session.delete(user)
+
+
+def touch_last_seen(user: User) -> bool:
+    """Refresh last_seen_at at most once per LAST_SEEN_INTERVAL; True if it changed."""
+    now = now_utc()
+    interval = timedelta(seconds=current_app.config["LAST_SEEN_INTERVAL"])
+    if user.last_seen_at is not None and now - user.last_seen_at < interval:
+        return False
+    user.last_seen_at = now
+    return True

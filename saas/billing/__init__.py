@@ -1,0 +1,1 @@
+"""Billing: cards on file (Stripe comes with the billing issue)."""

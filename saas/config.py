@@ -1,0 +1,117 @@
+"""Configuration: the only module that reads the environment."""
+
+import os
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SECRET_KEY = "change-me"
+
+
+class ConfigurationError(RuntimeError):
+    """The environment does not describe a runnable app."""
+
+
+def _get(name: str, default: str | None = None) -> str | None:
+    # An empty value means unset, so `KEY=` in .env falls back to the default.
+    return os.environ.get(name) or default
+
+
+def _get_bool(name: str, default: bool = False) -> bool:
+    value = _get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _get_int(name: str, default: int) -> int:
+    return int(_get(name, str(default)))
+
+
+def database_uri(url: str | None, instance_path: Path) -> str:
+    """SQLAlchemy URI for DATABASE_URL; Heroku-style postgres:// URLs use psycopg 3."""
+    if not url:
+        return f"sqlite:///{instance_path / 'saas.db'}"
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def from_environment() -> dict:
+    """Every setting the app reads, from the process environment and `.env`."""
+    load_dotenv(PROJECT_ROOT / ".env", override=False)
+    instance_path = Path(_get("INSTANCE_PATH", str(PROJECT_ROOT / "instance")))
+    base_url = _get("BASE_URL", "http://localhost:5000").rstrip("/")
+    redis_url = _get("REDIS_URL")
+    secure_cookies = base_url.startswith("https://")
+    return {
+        "APP_ENV": _get("APP_ENV", "production"),
+        "SECRET_KEY": _get("SECRET_KEY", DEFAULT_SECRET_KEY),
+        "INSTANCE_PATH": str(instance_path),
+        "BASE_URL": base_url,
+        "LOG_LEVEL": _get("LOG_LEVEL", "INFO").upper(),
+        "PROXY_HOPS": _get_int("PROXY_HOPS", 0),
+        # Database
+        "SQLALCHEMY_DATABASE_URI": database_uri(_get("DATABASE_URL"), instance_path),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Queue
+        "REDIS_URL": redis_url,
+        "QUEUE_NAME": _get("QUEUE_NAME", "saas"),
+        "HUEY_SQLITE_PATH": str(instance_path / "huey.db"),
+        "HUEY_RESULT_TTL": _get_int("HUEY_RESULT_TTL", 3600),
+        "WORKER_CONCURRENCY": _get_int("WORKER_CONCURRENCY", 8),
+        "SCHEDULER_TIMEZONE": _get("SCHEDULER_TIMEZONE", "UTC"),
+        # Rate limits (Flask-Limiter); in memory without Redis
+        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        # A storage option, not Flask-Limiter's own prefix, which keeps its first app's value.
+        "RATELIMIT_STORAGE_OPTIONS": (
+            {"key_prefix": _get("RATELIMIT_KEY_PREFIX", "saas-limits")} if redis_url else {}
+        ),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "RATELIMIT_ENABLED": _get_bool("RATELIMIT_ENABLED", True),
+        "LOGIN_LIMIT_PER_IP": _get("LOGIN_LIMIT_PER_IP", "20 per minute;200 per day"),
+        "LOGIN_LIMIT_PER_ACCOUNT": _get("LOGIN_LIMIT_PER_ACCOUNT", "5 per minute;50 per day"),
+        "RESET_LIMIT_PER_IP": _get("RESET_LIMIT_PER_IP", "10 per hour"),
+        "RESET_LIMIT_PER_ACCOUNT": _get("RESET_LIMIT_PER_ACCOUNT", "3 per hour"),
+        # Accounts
+        "PASSWORD_MIN_LENGTH": 10,
+        "PASSWORD_RESET_MAX_AGE": _get_int("PASSWORD_RESET_MAX_AGE", 3600),
+        "EMAIL_CHANGE_MAX_AGE": _get_int("EMAIL_CHANGE_MAX_AGE", 86400),
+        "LAST_SEEN_INTERVAL": _get_int("LAST_SEEN_INTERVAL", 300),
+        # Cookies
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": secure_cookies,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": secure_cookies,
+        "PREFERRED_URL_SCHEME": "https" if secure_cookies else "http",
+        # Mail; no MAIL_SERVER writes .eml files under instance/mail/
+        "MAIL_SERVER": _get("MAIL_SERVER"),
+        "MAIL_PORT": _get_int("MAIL_PORT", 25),
+        "MAIL_USERNAME": _get("MAIL_USERNAME"),
+        "MAIL_PASSWORD": _get("MAIL_PASSWORD"),
+        "MAIL_USE_TLS": _get_bool("MAIL_USE_TLS"),
+        "MAIL_USE_SSL": _get_bool("MAIL_USE_SSL"),
+        "MAIL_DEFAULT_SENDER": _get("MAIL_DEFAULT_SENDER", "SaaS <no-reply@localhost>"),
+        "MAIL_TIMEOUT": _get_int("MAIL_TIMEOUT", 10),
+        "MAIL_FILE_DIR": str(instance_path / "mail"),
+        "CONTACT_RECIPIENT": _get("CONTACT_RECIPIENT", "support@localhost"),
+        # Stripe
+        "STRIPE_SECRET_KEY": _get("STRIPE_SECRET_KEY"),
+        "STRIPE_PUBLISHABLE_KEY": _get("STRIPE_PUBLISHABLE_KEY"),
+        "STRIPE_WEBHOOK_SECRET": _get("STRIPE_WEBHOOK_SECRET"),
+        "STRIPE_API_BASE": _get("STRIPE_API_BASE"),
+    }
+
+
+def check(config: dict) -> None:
+    """Refuse settings that are unsafe to run in production."""
+    in_production = config["APP_ENV"] == "production" and not config.get("TESTING")
+    if in_production and config["SECRET_KEY"] in (None, "", DEFAULT_SECRET_KEY):
+        raise ConfigurationError(
+            "SECRET_KEY is missing or left at its default: set SECRET_KEY to a long random "
+            "value (e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`)."
+        )

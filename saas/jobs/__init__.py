@@ -1,0 +1,1 @@
+"""The job layer: the app-bound Huey, enqueue-after-commit and worker helpers."""

@@ -1,0 +1,62 @@
+"""The real huey_consumer process, started with the Procfile's worker command."""
+
+import signal
+import time
+
+from saas.auth.models import User
+from saas.extensions import db
+from tests.support.probe_tasks import describe_user
+
+
+def make_user(app, email="worker@example.com") -> int:
+    with app.app_context():
+        user = User(email=email, password_hash="x")
+        db.session.add(user)
+        db.session.commit()
+        return user.id
+
+
+def wait_until(predicate, timeout=20.0, interval=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False
+
+
+def test_consumer_runs_a_task_that_reads_the_database_and_config(app, app_env, start_worker):
+    user_id = make_user(app)
+    start_worker()
+    result = describe_user(user_id)
+    assert result.get(blocking=True, timeout=30) == {
+        "email": "worker@example.com",
+        "queue": app_env["QUEUE_NAME"],
+    }
+
+
+def test_sigterm_lets_the_running_task_finish(app, start_worker, tmp_path):
+    user_id = make_user(app)
+    worker = start_worker()
+    result = describe_user(user_id, pause=2.0)
+    log = tmp_path / "worker-0.log"
+    assert wait_until(lambda: "Executing" in log.read_text()), log.read_text()
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=30) == 0
+    assert result.get(blocking=True, timeout=5)["email"] == "worker@example.com"
+    assert "Executing" in log.read_text()
+
+
+def test_reset_email_delivered_by_the_real_worker(auth, mailbox, start_worker, client):
+    auth.signup()
+    auth.logout()
+    start_worker()
+    auth.post("/password/reset", {"email": "customer@example.com"}, token_from="/password/reset")
+    [message] = mailbox.wait_for(1, timeout=30)
+    body = message.get_body(preferencelist=("plain",)).get_content()
+    path = next(line for line in body.splitlines() if "/password/reset/" in line)
+    path = path.strip().removeprefix("http://localhost")
+    assert client.get(path).status_code == 200
+    response = auth.post(path, {"password": "a fresh new password"}, token_from=path)
+    assert response.headers["Location"] == "/login"
+    assert auth.login(password="a fresh new password").status_code == 303
