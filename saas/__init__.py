@@ -6,11 +6,12 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from saas import auth, health, pages
+from saas import auth, contact, health, pages
 from saas import config as settings
 from saas.auth.cli import users_cli
 from saas.errors import register_error_handlers
 from saas.extensions import csrf, db, huey, limiter, login_manager, migrate
+from saas.mail.cli import mail_cli
 from saas.seed import seed_command
 
 
@@ -59,12 +60,14 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     app.register_blueprint(pages.bp)
     app.register_blueprint(auth.bp)
+    app.register_blueprint(contact.bp)
     app.register_blueprint(health.bp)
 
 
 def register_cli(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(seed_command)
+    app.cli.add_command(mail_cli)
 
 
 def register_proxy(app: Flask) -> None:

@@ -57,8 +57,8 @@ def _refuse(form, error: AccountError):
 
 
 def _form_status(form) -> int:
-    """422 for a submitted form that failed, so clients and tests can tell."""
-    return 422 if request.method == "POST" else 200
+    """400 for a submitted form that failed, so clients and tests can tell."""
+    return 400 if request.method == "POST" else 200
 
 
 def _sign_in(user: User, remember: bool = False) -> None:
@@ -187,7 +187,7 @@ def change_password():
             )  # the session id carries the password fingerprint
             flash("Your password has been changed.", "success")
             return redirect(url_for("auth.settings"), code=303)
-    return _settings_page(422, password_form=form)
+    return _settings_page(400, password_form=form)
 
 
 @bp.post("/settings/email")
@@ -205,7 +205,7 @@ def change_email():
             db.session.commit()
             flash(f"We sent a confirmation link to {new_email}.", "info")
             return redirect(url_for("auth.settings"), code=303)
-    return _settings_page(422, email_form=form)
+    return _settings_page(400, email_form=form)
 
 
 @bp.get("/settings/email/confirm/<token>")
@@ -238,4 +238,4 @@ def delete_account():
             logout_user()
             flash("Your account has been deleted.", "info")
             return redirect(url_for("pages.index"), code=303)
-    return _settings_page(422, delete_form=form)
+    return _settings_page(400, delete_form=form)

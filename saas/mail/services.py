@@ -1,9 +1,50 @@
-"""Sending email: queued in the caller's transaction, delivered by the worker after commit."""
+"""Sending email through the outbox; sweeping it; retrying failed rows by hand."""
 
+import logging
+
+from saas.database import now_utc
+from saas.extensions import db
 from saas.jobs.enqueue import enqueue_after_commit
-from saas.mail.tasks import deliver_email
+from saas.mail import outbox
+from saas.mail.models import FAILED, QUEUED, OutboundEmail
+from saas.mail.tasks import deliver_outbound_email
+
+log = logging.getLogger(__name__)
 
 
-def send_email(*, to: str, template: str, reply_to: str | None = None, **context) -> None:
-    """Deliver templates/email/<template>.* to `to` from the worker once the caller commits."""
-    enqueue_after_commit(deliver_email, to, template, context, reply_to=reply_to)
+def send_email(*, to: str, template: str, reply_to: str | None = None, **context) -> OutboundEmail:
+    """Add an email to the outbox in the caller's transaction; the worker sends it after commit."""
+    email = OutboundEmail(
+        to_address=to, reply_to=reply_to, template=template, context=context, enqueued_at=now_utc()
+    )
+    db.session.add(email)
+    db.session.flush()
+    enqueue_after_commit(deliver_outbound_email, email.id)
+    return email
+
+
+def sweep() -> dict[str, int]:
+    """Take back rows from dead workers and re-enqueue rows the queue lost."""
+    reclaimed = outbox.reclaim_expired_leases()
+    orphans = outbox.orphaned_ids()
+    now = now_utc()
+    if orphans:
+        db.session.execute(
+            db.update(OutboundEmail).where(OutboundEmail.id.in_(orphans)).values(enqueued_at=now)
+        )
+    for email_id in orphans:
+        enqueue_after_commit(deliver_outbound_email, email_id)
+    return {"reclaimed": reclaimed, "requeued": len(orphans)}
+
+
+def retry_failed(*, email_ids: list[int] | None = None) -> list[int]:
+    """Queue failed rows again (all of them when `email_ids` is None); returns their ids."""
+    query = db.select(OutboundEmail).where(OutboundEmail.status == FAILED)
+    if email_ids is not None:
+        query = query.where(OutboundEmail.id.in_(email_ids))
+    emails = db.session.execute(query).scalars().all()
+    for email in emails:
+        email.status, email.attempts = QUEUED, 0
+        email.next_attempt_at = email.enqueued_at = now_utc()
+        enqueue_after_commit(deliver_outbound_email, email.id)
+    return [email.id for email in emails]

@@ -1,17 +1,33 @@
-"""Worker tasks that render and deliver email."""
+"""The worker task that delivers one outbox row."""
 
 import logging
 
-from saas.extensions import huey
-from saas.mail.rendering import render_email
-from saas.mail.transport import build_message, deliver
+from saas.extensions import db, huey
+from saas.mail import outbox
 
 log = logging.getLogger(__name__)
 
 
-@huey.task(retries=5, retry_delay=4)
-def deliver_email(to: str, template: str, context: dict, reply_to: str | None = None) -> str:
-    rendered = render_email(template, context)
-    destination = deliver(build_message(to=to, rendered=rendered, reply_to=reply_to))
-    log.info("Delivered %r to %s via %s", template, to, destination)
+@huey.task()
+def deliver_outbound_email(email_id: int) -> str | None:
+    email = outbox.claim(email_id)
+    db.session.commit()
+    if email is None:
+        return None  # sent, failed or held by another worker: nothing to do
+    try:
+        destination = outbox.send(email)
+    except Exception as error:
+        retry_in = outbox.record_failure(email, error)
+        db.session.commit()
+        if retry_in is None:
+            log.error("Email %s failed for good: %s", email_id, email.last_error)
+        else:
+            log.warning("Email %s failed (%s); retry in %.1fs", email_id, error, retry_in)
+            deliver_outbound_email.schedule((email_id,), delay=retry_in)
+        return None
+    outbox.record_sent(email)
+    db.session.commit()
+    log.info(
+        "Email %s (%s) to %s sent via %s", email_id, email.template, email.to_address, destination
+    )
     return destination

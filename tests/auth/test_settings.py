@@ -26,7 +26,7 @@ def test_change_password_needs_the_current_one(auth, app):
         {"current_password": "not it at all", "new_password": "a new password!"},
         token_from="/settings",
     )
-    assert wrong.status_code == 422
+    assert wrong.status_code == 400
     assert "current password is not correct" in wrong.get_data(as_text=True)
     ok = auth.post(
         "/settings/password",
@@ -83,7 +83,7 @@ def test_change_email_refuses_a_taken_address(auth, app, run_queued_tasks):
         {"email": "taken@example.com", "password": PASSWORD},
         token_from="/settings",
     )
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert "already exists" in response.get_data(as_text=True)
     assert run_queued_tasks() == 0
 
@@ -91,7 +91,7 @@ def test_change_email_refuses_a_taken_address(auth, app, run_queued_tasks):
 def test_delete_account_needs_the_password(auth, client, app):
     auth.signup()
     wrong = auth.post("/settings/delete", {"password": "not my password"}, token_from="/settings")
-    assert wrong.status_code == 422
+    assert wrong.status_code == 400
     assert the_user(app) is not None
     ok = auth.post("/settings/delete", {"password": PASSWORD}, token_from="/settings")
     assert ok.status_code == 303

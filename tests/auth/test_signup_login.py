@@ -25,14 +25,14 @@ def test_signup_refuses_a_duplicate_email_whatever_its_case(auth, app):
     auth.signup(email="dup@example.com")
     auth.logout()
     response = auth.signup(email="DUP@example.com")
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert "already exists" in response.get_data(as_text=True)
     assert len(users(app)) == 1
 
 
 def test_signup_refuses_a_short_password_and_writes_nothing(auth, app):
     response = auth.signup(password="short")
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert "at least 10 characters" in response.get_data(as_text=True)
     assert users(app) == []
     assert huey.pending_count() == 0
@@ -40,7 +40,7 @@ def test_signup_refuses_a_short_password_and_writes_nothing(auth, app):
 
 def test_signup_refuses_an_invalid_email(auth, app):
     response = auth.signup(email="not-an-email")
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert users(app) == []
 
 
@@ -75,7 +75,7 @@ def test_wrong_password_and_unknown_email_get_the_same_answer(auth):
     wrong = auth.login(password="not the password")
     unknown = auth.login(email="nobody@example.com")
     for response in (wrong, unknown):
-        assert response.status_code == 422
+        assert response.status_code == 400
         assert "Wrong email or password." in response.get_data(as_text=True)
 
 
@@ -86,7 +86,7 @@ def test_disabled_account_cannot_log_in_and_is_logged_out(client, auth, app):
         db.session.commit()
     assert client.get("/settings").status_code == 302  # the live session ends too
     response = auth.login()
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert "disabled" in response.get_data(as_text=True)
 
 
@@ -132,19 +132,19 @@ def test_login_is_rate_limited_per_account(auth):
     auth.signup()
     auth.logout()
     for _ in range(3):
-        assert auth.login(password="wrong password!").status_code == 422
+        assert auth.login(password="wrong password!").status_code == 400
     response = auth.login()
     assert response.status_code == 429
     assert int(response.headers["Retry-After"]) > 0
     assert "Too many requests" in response.get_data(as_text=True)
     # Another account from the same address is still allowed.
-    assert auth.login(email="other@example.com", password="whatever12345").status_code == 422
+    assert auth.login(email="other@example.com", password="whatever12345").status_code == 400
 
 
 @pytest.mark.app_config(LOGIN_LIMIT_PER_IP="2 per minute")
 def test_login_is_rate_limited_per_ip(auth):
     for number in range(2):
-        assert auth.login(email=f"guess{number}@example.com").status_code == 422
+        assert auth.login(email=f"guess{number}@example.com").status_code == 400
     assert auth.login(email="guess9@example.com").status_code == 429
 
 
