@@ -1,5 +1,6 @@
 """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it receives."""
 
+import asyncio
 import socket
 import threading
 import time
@@ -20,7 +21,16 @@ class Mailbox:
         self.messages: list[EmailMessage] = []
         self._arrived = threading.Condition()
         self.port = free_port()
+        self.rejected: set[str] = set()  # recipients answered with 550
+        self.rcpt_pause = 0.0  # seconds to stall at RCPT, to catch a sender mid-send
         self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        await asyncio.sleep(self.rcpt_pause)
+        if address in self.rejected:
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         message = message_from_bytes(envelope.content, policy=policy.default)
@@ -34,7 +44,14 @@ class Mailbox:
         return self
 
     def stop(self) -> None:
-        self._controller.stop()
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def restart(self) -> None:
+        """Come back on the same port, as a mail server does after an outage."""
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
 
     def wait_for(self, count: int = 1, timeout: float = 20) -> list[EmailMessage]:
         """Block until `count` messages have arrived; fail the test after `timeout` seconds."""

@@ -1,0 +1,116 @@
+"""Email that is never lost: the outbox with the real consumer and a real SMTP server."""
+
+import signal
+import time
+
+import pytest
+
+from saas.extensions import db, huey
+from saas.jobs.retry import PermanentError, RetryPolicy
+from saas.mail.models import OutboundEmail
+from tests.support.auth import AuthActions
+
+FAST_RETRIES = {"MAIL_RETRY_BASE": "0.3", "MAIL_RETRY_CAP": "2"}
+FAST_SWEEP = {"MAIL_SWEEP_INTERVAL": "0.3", "MAIL_SWEEP_GRACE": "0.5", "MAIL_SEND_LEASE": "2"}
+GOOD = {"name": "Ada", "email": "ada@example.com", "message": "Hello"}
+
+
+def submit_contact(auth: AuthActions, **fields):
+    response = auth.post("/contact", {**GOOD, **fields}, token_from="/contact")
+    assert response.status_code == 303
+
+
+def emails(app) -> list[OutboundEmail]:
+    with app.app_context():
+        return (
+            db.session.execute(db.select(OutboundEmail).order_by(OutboundEmail.id)).scalars().all()
+        )
+
+
+def wait_until(predicate, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def test_retry_policy_backs_off_exponentially_with_full_jitter_and_a_cap():
+    policy = RetryPolicy(retries=5, base=4, cap=50)
+    assert [policy.backoff(n) for n in range(1, 6)] == [4, 8, 16, 32, 50]
+    assert all(0 <= policy.delay(3) <= 16 for _ in range(200))
+    assert policy.should_retry(5, TimeoutError()) and not policy.should_retry(6, TimeoutError())
+    assert not policy.should_retry(1, PermanentError("550"))
+
+
+def test_smtp_down_then_back_is_retried_until_delivered(app, auth, mailbox, start_worker):
+    mailbox.stop()
+    start_worker(**FAST_RETRIES, MAIL_RETRIES="8")
+    submit_contact(auth)
+    wait_until(lambda: all(e.attempts >= 2 for e in emails(app)))
+    assert {e.status for e in emails(app)} <= {"retrying", "sending"}
+    assert "ConnectionRefusedError" in emails(app)[0].last_error
+    mailbox.restart()
+    messages = mailbox.wait_for(2, timeout=30)
+    wait_until(lambda: {e.status for e in emails(app)} == {"sent"})
+    assert sorted(m["To"] for m in messages) == ["ada@example.com", "support@saas.test"]
+
+
+def test_permanent_rejection_fails_at_once_and_mail_retry_sends_it(
+    app, auth, mailbox, start_worker, runner
+):
+    mailbox.rejected.add("ada@example.com")
+    start_worker(**FAST_RETRIES)
+    submit_contact(auth)
+    wait_until(lambda: {e.status for e in emails(app)} == {"sent", "failed"})
+    [failed] = [e for e in emails(app) if e.status == "failed"]
+    assert failed.attempts == 1
+    assert "SMTP 550" in failed.last_error
+    mailbox.rejected.clear()
+    result = runner.invoke(args=["mail", "retry", str(failed.id)])
+    assert result.exit_code == 0, result.output
+    wait_until(lambda: {e.status for e in emails(app)} == {"sent"})
+    assert "ada@example.com" in [m["To"] for m in mailbox.wait_for(2)]
+
+
+def test_mail_retry_refuses_an_unknown_id(runner):
+    result = runner.invoke(args=["mail", "retry", "999"])
+    assert result.exit_code != 0
+    assert "No failed email with id 999" in result.output
+
+
+def test_worker_killed_mid_send_is_recovered_by_the_sweep(app, auth, mailbox, start_worker):
+    mailbox.rcpt_pause = 30
+    worker = start_worker(**FAST_SWEEP)
+    submit_contact(auth)
+    wait_until(lambda: any(e.status == "sending" for e in emails(app)))
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(timeout=10)
+    assert mailbox.messages == []
+    mailbox.rcpt_pause = 0
+    start_worker(**FAST_SWEEP)
+    messages = mailbox.wait_for(2, timeout=30)
+    wait_until(lambda: {e.status for e in emails(app)} == {"sent"})
+    assert len({m["Message-ID"] for m in messages}) == 2
+
+
+def test_queue_wiped_after_enqueue_is_recovered_by_the_sweep(app, auth, mailbox, start_worker):
+    submit_contact(auth)
+    assert huey.pending_count() == 2
+    huey.flush()  # what FLUSHALL or a Redis restart without persistence does to this queue
+    assert huey.pending_count() == 0
+    start_worker(**FAST_SWEEP)
+    messages = mailbox.wait_for(2, timeout=30)
+    wait_until(lambda: {e.status for e in emails(app)} == {"sent"})
+    assert sorted(m["To"] for m in messages) == ["ada@example.com", "support@saas.test"]
+
+
+@pytest.mark.app_config(MAIL_SWEEP_GRACE=0)
+def test_mail_sweep_command_requeues_lost_rows(app, auth, runner, run_queued_tasks, mailbox):
+    submit_contact(auth)
+    huey.flush()
+    result = runner.invoke(args=["mail", "sweep"])
+    assert "Re-enqueued 2" in result.output
+    assert run_queued_tasks() == 2
+    assert len(mailbox.wait_for(2)) == 2
