@@ -55,7 +55,12 @@ def from_environment() -> dict:
         "PROXY_HOPS": _get_int("PROXY_HOPS", 0),
         # Database
         "SQLALCHEMY_DATABASE_URI": database_uri(_get("DATABASE_URL"), instance_path),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # One connection per worker thread, so deliveries never queue for the pool.
+        "SQLALCHEMY_ENGINE_OPTIONS": {
+            "pool_pre_ping": True,
+            "pool_size": max(5, _get_int("WORKER_CONCURRENCY", 8)),
+            "max_overflow": 10,
+        },
         # Queue
         "REDIS_URL": redis_url,
         "QUEUE_NAME": _get("QUEUE_NAME", "saas"),

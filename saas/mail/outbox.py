@@ -1,6 +1,7 @@
 """Outbox row transitions: claim, record the outcome, reclaim lost work. Callers commit."""
 
 from datetime import timedelta
+from email.message import EmailMessage
 
 from flask import current_app
 
@@ -9,7 +10,7 @@ from saas.extensions import db
 from saas.jobs.retry import RetryPolicy
 from saas.mail.models import FAILED, PENDING, RETRYING, SENDING, SENT, OutboundEmail
 from saas.mail.rendering import render_email
-from saas.mail.transport import build_message, deliver, stable_message_id
+from saas.mail.transport import build_message, stable_message_id
 
 
 def retry_policy() -> RetryPolicy:
@@ -41,14 +42,13 @@ def claim(email_id: int) -> OutboundEmail | None:
     return db.session.get(OutboundEmail, email_id, populate_existing=True)
 
 
-def send(email: OutboundEmail) -> str:
-    """Render and hand the email to the transport; raises on failure."""
+def prepare(email: OutboundEmail) -> EmailMessage:
+    """Render the row into a message with its stable Message-ID."""
     email.message_id = email.message_id or stable_message_id(email.id, email.created_at)
     rendered = render_email(email.template, email.context)
-    message = build_message(
+    return build_message(
         to=email.to_address, rendered=rendered, reply_to=email.reply_to, message_id=email.message_id
     )
-    return deliver(message)
 
 
 def record_sent(email: OutboundEmail) -> None:

@@ -4,6 +4,7 @@ import logging
 
 from saas.extensions import db, huey
 from saas.mail import outbox
+from saas.mail.transport import deliver
 
 log = logging.getLogger(__name__)
 
@@ -15,7 +16,9 @@ def deliver_outbound_email(email_id: int) -> str | None:
     if email is None:
         return None  # sent, failed or held by another worker: nothing to do
     try:
-        destination = outbox.send(email)
+        message = outbox.prepare(email)
+        db.session.commit()  # hold no database connection while waiting on SMTP
+        destination = deliver(message)
     except Exception as error:
         retry_in = outbox.record_failure(email, error)
         db.session.commit()
