@@ -4,6 +4,8 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length, ValidationError
 
+from saas.auth.forms import strip
+
 MESSAGE_MAX_LENGTH = 5000
 
 
@@ -11,10 +13,6 @@ def single_line(form, field) -> None:
     """Refuse CR, LF and NUL: these values end up in email headers."""
     if field.data and any(ch in field.data for ch in "\r\n\0"):
         raise ValidationError("Line breaks are not allowed here.")
-
-
-def strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
 
 
 class ContactForm(FlaskForm):
