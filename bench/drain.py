@@ -59,7 +59,8 @@ def main() -> None:
     controller = Controller(sink, hostname="127.0.0.1", port=port)
     controller.start()
     databases = PostgresDatabases() if SERVER_DATABASE_URL else None
-    queue = f"bench-{uuid.uuid4().hex[:8]}"
+    unique = uuid.uuid4().hex[:8]
+    queue = f"bench-{unique}"  # Huey drops the dash from its Redis keys
     env = {
         "APP_ENV": "test",
         "SECRET_KEY": "bench",
@@ -111,7 +112,7 @@ def main() -> None:
         with app.app_context():
             db.engine.dispose()
         if databases:
-            delete_redis_keys(queue)
+            delete_redis_keys(unique)
             databases.close()
 
 
