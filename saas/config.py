@@ -102,6 +102,9 @@ def from_environment() -> dict:
         "MAIL_USE_SSL": _get_bool("MAIL_USE_SSL"),
         "MAIL_DEFAULT_SENDER": _get("MAIL_DEFAULT_SENDER", "SaaS <no-reply@localhost>"),
         "MAIL_TIMEOUT": _get_int("MAIL_TIMEOUT", 10),
+        # Each worker thread keeps its SMTP connection for the next email (0 s: never).
+        "MAIL_KEEPALIVE": float(_get("MAIL_KEEPALIVE", "10")),
+        "MAIL_MAX_PER_CONNECTION": _get_int("MAIL_MAX_PER_CONNECTION", 100),
         "MAIL_FILE_DIR": str(instance_path / "mail"),
         "MAIL_RETRIES": _get_int("MAIL_RETRIES", 5),
         "MAIL_RETRY_BASE": float(_get("MAIL_RETRY_BASE", "4")),

@@ -1,7 +1,12 @@
-"""Outbox row transitions: claim, record the outcome, reclaim lost work. Callers commit."""
+"""Outbox row transitions: claim, record the outcome, reclaim lost work.
 
+An attempt's transitions (claim, record_sent, record_failure) are single statements that commit
+on their own: one round trip each, and the worker holds no connection while it talks SMTP.
+The sweep's transitions run in the caller's session; the caller commits."""
+
+from dataclasses import dataclass
 from datetime import timedelta
-from email.message import EmailMessage
+from email.message import Message
 
 from flask import current_app
 
@@ -18,11 +23,24 @@ def retry_policy() -> RetryPolicy:
     return RetryPolicy(config["MAIL_RETRIES"], config["MAIL_RETRY_BASE"], config["MAIL_RETRY_CAP"])
 
 
-def claim(email_id: int) -> OutboundEmail | None:
+@dataclass(frozen=True)
+class ClaimedEmail:
+    """What one attempt needs, read by the claim itself: no session is held while sending."""
+
+    id: int
+    to_address: str
+    reply_to: str | None
+    template: str
+    context: dict
+    attempts: int
+    message_id: str
+
+
+def claim(email_id: int) -> ClaimedEmail | None:
     """Take the row for one attempt; a conditional update, so two workers never both win."""
     now = now_utc()
     lease = timedelta(seconds=current_app.config["MAIL_SEND_LEASE"])
-    claimed = db.session.execute(
+    row = _execute_alone(
         db.update(OutboundEmail)
         .where(
             OutboundEmail.id == email_id,
@@ -35,40 +53,88 @@ def claim(email_id: int) -> OutboundEmail | None:
             lease_expires_at=now + lease,
             updated_at=now,
         )
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if not claimed:
+        .returning(
+            OutboundEmail.to_address,
+            OutboundEmail.reply_to,
+            OutboundEmail.template,
+            OutboundEmail.context,
+            OutboundEmail.attempts,
+            OutboundEmail.created_at,
+        )
+    )
+    if row is None:
         return None
-    return db.session.get(OutboundEmail, email_id, populate_existing=True)
+    return ClaimedEmail(
+        id=email_id,
+        to_address=row.to_address,
+        reply_to=row.reply_to,
+        template=row.template,
+        context=row.context,
+        attempts=row.attempts,
+        message_id=stable_message_id(email_id, row.created_at),
+    )
 
 
-def prepare(email: OutboundEmail) -> EmailMessage:
-    """Render the row into a message with its stable Message-ID."""
-    email.message_id = email.message_id or stable_message_id(email.id, email.created_at)
+def _execute_alone(statement):
+    """Run one statement in autocommit mode; returns its RETURNING row (or None)."""
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        result = connection.execute(statement)
+        return result.one_or_none() if result.returns_rows else None
+
+
+def prepare(email: ClaimedEmail) -> Message:
+    """Render the claimed row into a message with its stable Message-ID."""
     rendered = render_email(email.template, email.context)
     return build_message(
         to=email.to_address, rendered=rendered, reply_to=email.reply_to, message_id=email.message_id
     )
 
 
-def record_sent(email: OutboundEmail) -> None:
-    email.status, email.sent_at = SENT, now_utc()
-    email.lease_expires_at = None
-    email.last_error = None
+def record_sent(email: ClaimedEmail) -> None:
+    now = now_utc()
+    _execute_alone(
+        db.update(OutboundEmail)
+        .where(OutboundEmail.id == email.id)
+        .values(
+            status=SENT,
+            sent_at=now,
+            updated_at=now,
+            message_id=email.message_id,
+            lease_expires_at=None,
+            last_error=None,
+        )
+    )
 
 
-def record_failure(email: OutboundEmail, error: BaseException) -> float | None:
-    """Mark the row retrying (returns the delay) or failed (returns None)."""
+def record_failure(email: ClaimedEmail, error: BaseException) -> tuple[str | None, float | None]:
+    """Mark the row retrying or failed; returns (new status, retry delay).
+
+    Only while the row is still ours (status None otherwise): if the sweep took it back and
+    another worker already sent it, this attempt's failure must not undo that."""
     policy = retry_policy()
-    email.last_error = f"{type(error).__name__}: {error}"[:2000]
-    email.lease_expires_at = None
-    if not policy.should_retry(email.attempts, error):
-        email.status = FAILED
-        return None
-    delay = policy.delay(email.attempts)
-    email.status = RETRYING
-    email.next_attempt_at = email.enqueued_at = now_utc() + timedelta(seconds=delay)
-    return delay
+    now = now_utc()
+    changes = {
+        "last_error": f"{type(error).__name__}: {error}"[:2000],
+        "lease_expires_at": None,
+        "message_id": email.message_id,
+        "updated_at": now,
+    }
+    delay = None
+    if policy.should_retry(email.attempts, error):
+        delay = policy.delay(email.attempts)
+        retry_at = now + timedelta(seconds=delay)
+        changes.update(status=RETRYING, next_attempt_at=retry_at, enqueued_at=retry_at)
+    else:
+        changes.update(status=FAILED)
+    still_ours = _execute_alone(
+        db.update(OutboundEmail)
+        .where(OutboundEmail.id == email.id, OutboundEmail.status == SENDING)
+        .values(**changes)
+        .returning(OutboundEmail.id)
+    )
+    if still_ours is None:
+        return None, None
+    return changes["status"], delay
 
 
 def reclaim_expired_leases() -> int:
