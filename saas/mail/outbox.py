@@ -1,14 +1,19 @@
 """Outbox row transitions: claim, record the outcome, reclaim lost work.
 
 An attempt's transitions (claim, record_sent, record_failure) are single statements that commit
-on their own: one round trip each, and the worker holds no connection while it talks SMTP.
-The sweep's transitions run in the caller's session; the caller commits."""
+on their own, on one connection held for the attempt (`attempt_connection`): the outcome is
+written one round trip after the SMTP server answers, which keeps the window in which a killed
+worker causes a duplicate short. The sweep's transitions run in the caller's session; the caller
+commits."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from email.message import Message
 
 from flask import current_app
+from sqlalchemy import Connection
 
 from saas.database import now_utc
 from saas.extensions import db
@@ -36,11 +41,11 @@ class ClaimedEmail:
     message_id: str
 
 
-def claim(email_id: int) -> ClaimedEmail | None:
+def claim(connection: Connection, email_id: int) -> ClaimedEmail | None:
     """Take the row for one attempt; a conditional update, so two workers never both win."""
     now = now_utc()
     lease = timedelta(seconds=current_app.config["MAIL_SEND_LEASE"])
-    row = _execute_alone(
+    row = connection.execute(
         db.update(OutboundEmail)
         .where(
             OutboundEmail.id == email_id,
@@ -61,7 +66,7 @@ def claim(email_id: int) -> ClaimedEmail | None:
             OutboundEmail.attempts,
             OutboundEmail.created_at,
         )
-    )
+    ).one_or_none()
     if row is None:
         return None
     return ClaimedEmail(
@@ -75,11 +80,11 @@ def claim(email_id: int) -> ClaimedEmail | None:
     )
 
 
-def _execute_alone(statement):
-    """Run one statement in autocommit mode; returns its RETURNING row (or None)."""
+@contextmanager
+def attempt_connection() -> Iterator[Connection]:
+    """An autocommit connection for one delivery attempt: each statement is its own transaction."""
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        result = connection.execute(statement)
-        return result.one_or_none() if result.returns_rows else None
+        yield connection
 
 
 def prepare(email: ClaimedEmail) -> Message:
@@ -90,9 +95,9 @@ def prepare(email: ClaimedEmail) -> Message:
     )
 
 
-def record_sent(email: ClaimedEmail) -> None:
+def record_sent(connection: Connection, email: ClaimedEmail) -> None:
     now = now_utc()
-    _execute_alone(
+    connection.execute(
         db.update(OutboundEmail)
         .where(OutboundEmail.id == email.id)
         .values(
@@ -106,7 +111,9 @@ def record_sent(email: ClaimedEmail) -> None:
     )
 
 
-def record_failure(email: ClaimedEmail, error: BaseException) -> tuple[str | None, float | None]:
+def record_failure(
+    connection: Connection, email: ClaimedEmail, error: BaseException
+) -> tuple[str | None, float | None]:
     """Mark the row retrying or failed; returns (new status, retry delay).
 
     Only while the row is still ours (status None otherwise): if the sweep took it back and
@@ -126,12 +133,12 @@ def record_failure(email: ClaimedEmail, error: BaseException) -> tuple[str | Non
         changes.update(status=RETRYING, next_attempt_at=retry_at, enqueued_at=retry_at)
     else:
         changes.update(status=FAILED)
-    still_ours = _execute_alone(
+    still_ours = connection.execute(
         db.update(OutboundEmail)
         .where(OutboundEmail.id == email.id, OutboundEmail.status == SENDING)
         .values(**changes)
         .returning(OutboundEmail.id)
-    )
+    ).one_or_none()
     if still_ours is None:
         return None, None
     return changes["status"], delay

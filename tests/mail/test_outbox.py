@@ -7,6 +7,7 @@ import pytest
 
 from saas.extensions import db, huey
 from saas.jobs.retry import PermanentError, RetryPolicy
+from saas.mail import send_email
 from saas.mail.models import OutboundEmail
 from tests.support.auth import AuthActions
 
@@ -114,3 +115,64 @@ def test_mail_sweep_command_requeues_lost_rows(app, auth, runner, run_queued_tas
     assert "Re-enqueued 2" in result.output
     assert run_queued_tasks() == 2
     assert len(mailbox.wait_for(2)) == 2
+
+
+def queue_emails(app, count: int, start: int = 0) -> None:
+    with app.app_context():
+        for number in range(start, start + count):
+            send_email(to=f"user{number}@example.com", template="password_changed")
+        db.session.commit()
+
+
+def test_a_worker_thread_reuses_its_smtp_connection_and_replaces_a_dropped_one(
+    app, mailbox, start_worker
+):
+    start_worker(WORKER_CONCURRENCY="1")
+    queue_emails(app, 3)
+    mailbox.wait_for(3)
+    assert len(set(mailbox.peers)) == 1
+    mailbox.stop()  # the server goes away and drops the kept connection
+    mailbox.restart()
+    queue_emails(app, 1, start=3)
+    mailbox.wait_for(4)
+    assert mailbox.peers[3] != mailbox.peers[0]
+    wait_until(lambda: {e.status for e in emails(app)} == {"sent"})
+    assert [e.attempts for e in emails(app)] == [1, 1, 1, 1]
+
+
+@pytest.mark.app_config(MAIL_KEEPALIVE=0)
+def test_keepalive_zero_opens_a_connection_per_email(app, mailbox, run_queued_tasks):
+    queue_emails(app, 2)
+    assert run_queued_tasks() == 2
+    mailbox.wait_for(2)
+    assert len(set(mailbox.peers)) == 2
+
+
+def sent_count(app) -> int:
+    with app.app_context():
+        return db.session.execute(
+            db.select(db.func.count()).where(OutboundEmail.status == "sent")
+        ).scalar_one()
+
+
+@pytest.mark.parametrize("threads", [1, 8])
+def test_a_thousand_emails_survive_repeated_worker_kills(app, mailbox, start_worker, threads):
+    """SIGKILL loses nothing. A duplicate needs the server to have taken the message while the
+    worker had not yet marked it sent, so each kill duplicates at most one email per thread."""
+    total, kills = 1000, 0
+    queue_emails(app, total)
+    worker = start_worker(**FAST_SWEEP, WORKER_CONCURRENCY=str(threads))
+    for delivered in (150, 350, 550, 750):
+        wait_until(lambda target=delivered: len(mailbox.messages) >= target, timeout=60)
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=10)
+        kills += 1
+        worker = start_worker(**FAST_SWEEP, WORKER_CONCURRENCY=str(threads))
+    wait_until(lambda: sent_count(app) == total, timeout=120)
+    rows = emails(app)
+    received = [m["Message-ID"] for m in mailbox.messages]
+    assert sorted({m["To"] for m in mailbox.messages}) == sorted(e.to_address for e in rows)
+    assert set(received) == {e.message_id for e in rows}
+    duplicates = len(received) - len(set(received))
+    print(f"{threads} threads: {total} emails, {kills} kills, {duplicates} duplicates")
+    assert duplicates <= kills * threads

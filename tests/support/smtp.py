@@ -19,6 +19,7 @@ def free_port() -> int:
 class Mailbox:
     def __init__(self):
         self.messages: list[EmailMessage] = []
+        self.peers: list[tuple] = []  # the client address each message came from
         self._arrived = threading.Condition()
         self.port = free_port()
         self.rejected: set[str] = set()  # recipients answered with 550
@@ -36,6 +37,7 @@ class Mailbox:
         message = message_from_bytes(envelope.content, policy=policy.default)
         with self._arrived:
             self.messages.append(message)
+            self.peers.append(session.peer)
             self._arrived.notify_all()
         return "250 Message accepted"
 
