@@ -74,7 +74,6 @@ def from_environment() -> dict:
         "RATELIMIT_STORAGE_OPTIONS": (
             {"key_prefix": _get("RATELIMIT_KEY_PREFIX", "saas-limits")} if redis_url else {}
         ),
-        "RATELIMIT_HEADERS_ENABLED": True,
         "RATELIMIT_ENABLED": _get_bool("RATELIMIT_ENABLED", True),
         "LOGIN_LIMIT_PER_IP": _get("LOGIN_LIMIT_PER_IP", "20 per minute;200 per day"),
         "LOGIN_LIMIT_PER_ACCOUNT": _get("LOGIN_LIMIT_PER_ACCOUNT", "5 per minute;50 per day"),

@@ -1,10 +1,13 @@
 """App-wide error pages; JSON for clients that ask for it."""
 
+import time
+
 from flask import jsonify, render_template, request
+from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from saas.extensions import db
+from saas.extensions import db, limiter
 
 PAGES = (400, 403, 404, 405, 429, 500)
 
@@ -38,6 +41,16 @@ def handle_csrf_error(error: CSRFError):
     return render_error(error)
 
 
+def handle_rate_limit(error: RateLimitExceeded):
+    """Retry-After from the limit that was hit. Set here, rather than by Flask-Limiter's
+    headers on every response, which would cost a storage round trip per request."""
+    response, status, headers = render_error(error)
+    exceeded = limiter.current_limit
+    retry_after = exceeded.reset_at - time.time() if exceeded else 1
+    headers.append(("Retry-After", str(max(1, int(retry_after)))))
+    return response, status, headers
+
+
 def handle_server_error(error: InternalServerError):
     db.session.rollback()
     return render_error(error)
@@ -45,5 +58,6 @@ def handle_server_error(error: InternalServerError):
 
 def register_error_handlers(app) -> None:
     app.register_error_handler(CSRFError, handle_csrf_error)
+    app.register_error_handler(RateLimitExceeded, handle_rate_limit)
     app.register_error_handler(InternalServerError, handle_server_error)
     app.register_error_handler(HTTPException, render_error)

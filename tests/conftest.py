@@ -12,6 +12,7 @@ import pytest
 from saas import create_app
 from saas.extensions import db, huey
 from tests.support.auth import AuthActions
+from tests.support.procfile import procfile_command
 from tests.support.services import (
     APP_VARIABLES,
     SERVER_DATABASE_URL,
@@ -120,14 +121,6 @@ def run_queued_tasks(app):
         return count
 
     return run
-
-
-def procfile_command(process: str) -> str:
-    for line in (ROOT / "Procfile").read_text().splitlines():
-        name, _, command = line.partition(":")
-        if name.strip() == process:
-            return command.strip()
-    raise LookupError(f"no {process!r} process in the Procfile")
 
 
 @pytest.fixture

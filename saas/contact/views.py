@@ -1,5 +1,7 @@
 """GET/POST /contact."""
 
+from collections.abc import Callable
+
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
@@ -23,17 +25,27 @@ def accepted(response) -> bool:
     return response.status_code == 303
 
 
+def contact_limits(view):
+    """Per visitor (user or IP) and a looser per-IP limit, on POST; failed forms don't count."""
+    view = limiter.limit(
+        lambda: current_app.config["CONTACT_LIMIT_PER_IP"], methods=["POST"], deduct_when=accepted
+    )(view)
+    return limiter.limit(
+        lambda: current_app.config["CONTACT_LIMIT_PER_VISITOR"],
+        key_func=visitor_key,
+        methods=["POST"],
+        deduct_when=accepted,
+    )(view)
+
+
 @bp.route("/contact", methods=["GET", "POST"])
-@limiter.limit(
-    lambda: current_app.config["CONTACT_LIMIT_PER_VISITOR"],
-    key_func=visitor_key,
-    methods=["POST"],
-    deduct_when=accepted,
-)
-@limiter.limit(
-    lambda: current_app.config["CONTACT_LIMIT_PER_IP"], methods=["POST"], deduct_when=accepted
-)
+@contact_limits
 def contact():
+    return handle_contact_form(services.submit_message)
+
+
+def handle_contact_form(submit: Callable[..., object]):
+    """The form's GET and POST; `submit` stores a valid message and queues what it causes."""
     form = ContactForm()
     if request.method == "GET" and current_user.is_authenticated:
         form.email.data = current_user.email
@@ -41,7 +53,7 @@ def contact():
         status = 400 if request.method == "POST" else 200
         return render_template("contact/form.html", form=form), status
     if not form.website.data:
-        services.submit_message(
+        submit(
             name=form.name.data,
             email=form.email.data,
             message=form.message.data,

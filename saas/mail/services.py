@@ -4,7 +4,7 @@ import logging
 
 from saas.database import now_utc
 from saas.extensions import db
-from saas.jobs.enqueue import enqueue_after_commit
+from saas.jobs.enqueue import IdOf, enqueue_after_commit
 from saas.mail import outbox
 from saas.mail.models import FAILED, QUEUED, OutboundEmail
 from saas.mail.tasks import deliver_outbound_email
@@ -18,8 +18,7 @@ def send_email(*, to: str, template: str, reply_to: str | None = None, **context
         to_address=to, reply_to=reply_to, template=template, context=context, enqueued_at=now_utc()
     )
     db.session.add(email)
-    db.session.flush()
-    enqueue_after_commit(deliver_outbound_email, email.id)
+    enqueue_after_commit(deliver_outbound_email, IdOf(email))
     return email
 
 
