@@ -6,11 +6,13 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from saas import auth, contact, health, pages
+from saas import auth, billing, contact, health, pages
 from saas import config as settings
 from saas.auth.cli import users_cli
 from saas.errors import register_error_handlers
 from saas.extensions import csrf, db, huey, limiter, login_manager, migrate
+from saas.jobs import catalog  # noqa: F401 - every job and task, known to every process
+from saas.jobs.cli import jobs_cli, scheduler_command
 from saas.mail.cli import mail_cli
 from saas.seed import seed_command
 
@@ -61,6 +63,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(pages.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(contact.bp)
+    app.register_blueprint(billing.bp)
     app.register_blueprint(health.bp)
 
 
@@ -68,6 +71,8 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(seed_command)
     app.cli.add_command(mail_cli)
+    app.cli.add_command(jobs_cli)
+    app.cli.add_command(scheduler_command)
 
 
 def register_proxy(app: Flask) -> None:

@@ -68,6 +68,18 @@ def from_environment() -> dict:
         "HUEY_RESULT_TTL": _get_int("HUEY_RESULT_TTL", 3600),
         "WORKER_CONCURRENCY": _get_int("WORKER_CONCURRENCY", 8),
         "SCHEDULER_TIMEZONE": _get("SCHEDULER_TIMEZONE", "UTC"),
+        "SCHEDULER_TICK": float(_get("SCHEDULER_TICK", "5")),
+        "SCHEDULER_SWEEP_INTERVAL": float(_get("SCHEDULER_SWEEP_INTERVAL", "30")),
+        "SCHEDULER_ENQUEUE_GRACE": float(_get("SCHEDULER_ENQUEUE_GRACE", "120")),
+        "JOB_LEASE": _get_int("JOB_LEASE", 600),
+        "JOB_RETENTION_DAYS": _get_int("JOB_RETENTION_DAYS", 90),
+        "HEARTBEAT_INTERVAL": float(_get("HEARTBEAT_INTERVAL", "15")),
+        # Jobs
+        "CARD_EXPIRY_WINDOW_DAYS": _get_int("CARD_EXPIRY_WINDOW_DAYS", 30),
+        "INACTIVE_AFTER_DAYS": _get_int("INACTIVE_AFTER_DAYS", 182),
+        "INACTIVE_DELETE_AFTER_DAYS": _get_int("INACTIVE_DELETE_AFTER_DAYS", 0),
+        "INACTIVE_DELETE_WARNING_DAYS": _get_int("INACTIVE_DELETE_WARNING_DAYS", 14),
+        "JOB_BATCH_SIZE": _get_int("JOB_BATCH_SIZE", 1000),
         # Rate limits (Flask-Limiter); in memory without Redis
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         # A storage option, not Flask-Limiter's own prefix, which keeps its first app's value.
@@ -109,7 +121,8 @@ def from_environment() -> dict:
         "MAIL_RETRY_BASE": float(_get("MAIL_RETRY_BASE", "4")),
         "MAIL_RETRY_CAP": float(_get("MAIL_RETRY_CAP", "300")),
         "MAIL_SEND_LEASE": _get_int("MAIL_SEND_LEASE", 120),
-        "MAIL_SWEEP_INTERVAL": float(_get("MAIL_SWEEP_INTERVAL", "60")),
+        # 0: the scheduler's sweep_outbox job sweeps; > 0: each worker also sweeps on its own.
+        "MAIL_SWEEP_INTERVAL": float(_get("MAIL_SWEEP_INTERVAL", "0")),
         "MAIL_SWEEP_GRACE": float(_get("MAIL_SWEEP_GRACE", "60")),
         "CONTACT_RECIPIENT": _get("CONTACT_RECIPIENT", "support@localhost"),
         "CONTACT_LIMIT_PER_VISITOR": _get("CONTACT_LIMIT_PER_VISITOR", "1 per 10 seconds"),

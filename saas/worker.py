@@ -2,15 +2,16 @@
 
 import logging
 
-import saas.mail.tasks  # noqa: F401 - registers its tasks with the consumer
+import saas.jobs.catalog  # noqa: F401 - registers every job and task with the consumer
 from saas import create_app
 from saas.extensions import huey
+from saas.jobs.heartbeat import start_heartbeat_thread
 from saas.mail.sweeper import start_sweeper
 
 app = create_app()
 # The consumer gives the "huey" logger a handler of its own; don't print each line twice.
 logging.getLogger("huey").propagate = False
-# Until the scheduler exists, each worker process sweeps the outbox itself.
-start_sweeper(app)
+start_heartbeat_thread(app, "worker")
+start_sweeper(app)  # only when MAIL_SWEEP_INTERVAL is set; the scheduler sweeps otherwise
 
 __all__ = ["app", "huey"]

@@ -31,6 +31,10 @@ class User(UserMixin, db.Model):
     current_sign_in_ip: Mapped[str | None] = mapped_column(String(45))
     last_sign_in_at: Mapped[datetime | None]
     last_sign_in_ip: Mapped[str | None] = mapped_column(String(45))
+    # Scheduled jobs' memory, so a rerun sends nothing twice.
+    inactivity_reminded_at: Mapped[datetime | None]
+    deletion_warned_at: Mapped[datetime | None]
+    last_digest_at: Mapped[datetime | None]
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)

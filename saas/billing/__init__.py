@@ -1,1 +1,5 @@
-"""Billing: cards on file (Stripe comes with the billing issue)."""
+"""Billing: the card on file and its expiry (Stripe comes with the billing issue)."""
+
+from saas.billing.views import bp
+
+__all__ = ["bp"]

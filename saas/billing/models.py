@@ -19,10 +19,16 @@ class Card(db.Model):
     last4: Mapped[str] = mapped_column(String(4))
     exp_month: Mapped[int]
     exp_year: Mapped[int]
-    expiring_soon: Mapped[bool] = mapped_column(default=False)
+    expiring_soon: Mapped[bool] = mapped_column(default=False, index=True)
+    # The expiry (exp_year * 12 + exp_month) the "expires soon" email was sent for.
+    expiry_notice_for: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=now_utc)
     updated_at: Mapped[datetime] = mapped_column(default=now_utc, onupdate=now_utc)
 
     user: Mapped[User] = relationship(
         backref=db.backref("card", uselist=False, cascade="all, delete-orphan")
     )
+
+    @property
+    def expiry_key(self) -> int:
+        return self.exp_year * 12 + self.exp_month

@@ -1,5 +1,5 @@
 """The one way the product sends email."""
 
-from saas.mail.services import send_email
+from saas.mail.services import send_bulk, send_email
 
-__all__ = ["send_email"]
+__all__ = ["send_bulk", "send_email"]

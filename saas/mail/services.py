@@ -1,6 +1,7 @@
 """Sending email through the outbox; sweeping it; retrying failed rows by hand."""
 
 import logging
+from collections.abc import Iterable
 
 from saas.database import now_utc
 from saas.extensions import db
@@ -20,6 +21,42 @@ def send_email(*, to: str, template: str, reply_to: str | None = None, **context
     db.session.add(email)
     enqueue_after_commit(deliver_outbound_email, IdOf(email))
     return email
+
+
+def send_bulk(emails: Iterable[dict]) -> list[int]:
+    """Many emails in one INSERT (each dict: to, template, optional reply_to, context keys);
+    like send_email, in the caller's transaction, each task enqueued after the commit."""
+    now = now_utc()
+    rows = []
+    for email in emails:
+        context = dict(email)
+        to, template, reply_to = (
+            context.pop("to"),
+            context.pop("template"),
+            context.pop("reply_to", None),
+        )
+        rows.append(
+            {
+                "to_address": to,
+                "reply_to": reply_to,
+                "template": template,
+                "context": context,
+                "status": QUEUED,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "enqueued_at": now,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+    if not rows:
+        return []
+    ids = list(
+        db.session.execute(db.insert(OutboundEmail).returning(OutboundEmail.id), rows).scalars()
+    )
+    for email_id in ids:
+        enqueue_after_commit(deliver_outbound_email, email_id)
+    return ids
 
 
 def sweep() -> dict[str, int]:

@@ -1,4 +1,5 @@
-"""The outbox sweep, run every MAIL_SWEEP_INTERVAL seconds inside each worker process."""
+"""The outbox sweep inside each worker process, every MAIL_SWEEP_INTERVAL seconds when that is
+set (> 0); otherwise the scheduler's sweep_outbox job does it every minute."""
 
 import logging
 import threading
@@ -22,9 +23,11 @@ def sweep_once(app) -> dict[str, int]:
     return counts
 
 
-def start_sweeper(app) -> threading.Thread:
+def start_sweeper(app) -> threading.Thread | None:
     """A daemon thread; several workers may sweep at once, the claim keeps sends single."""
     interval = app.config["MAIL_SWEEP_INTERVAL"]
+    if interval <= 0:
+        return None
     stop = threading.Event()
 
     def loop() -> None:

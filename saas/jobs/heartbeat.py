@@ -1,0 +1,77 @@
+"""Heartbeats of scheduler replicas and worker processes, for /health and the admin console."""
+
+import logging
+import os
+import socket
+import threading
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy.dialects import postgresql, sqlite
+
+from saas.database import now_utc
+from saas.extensions import db
+from saas.jobs.models import Heartbeat
+
+log = logging.getLogger(__name__)
+
+
+def process_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def dialect_insert(model):
+    """INSERT with ON CONFLICT support on both backends."""
+    dialect = db.engine.dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
+def beat(kind: str, name: str | None = None) -> None:
+    """Record that this process is alive (the caller commits)."""
+    now = now_utc()
+    statement = dialect_insert(Heartbeat).values(
+        kind=kind, name=name or process_name(), started_at=now, last_seen_at=now
+    )
+    db.session.execute(
+        statement.on_conflict_do_update(index_elements=["kind", "name"], set_={"last_seen_at": now})
+    )
+
+
+def alive(kind: str) -> list[Heartbeat]:
+    """Processes of `kind` seen within three heartbeat intervals."""
+    cutoff = now_utc() - timedelta(seconds=3 * current_app.config["HEARTBEAT_INTERVAL"])
+    return list(
+        db.session.execute(
+            db.select(Heartbeat)
+            .where(Heartbeat.kind == kind, Heartbeat.last_seen_at >= cutoff)
+            .order_by(Heartbeat.name)
+        ).scalars()
+    )
+
+
+def forget_stale(older_than: timedelta) -> int:
+    """Drop heartbeats of processes gone for longer than `older_than`."""
+    return db.session.execute(
+        db.delete(Heartbeat).where(Heartbeat.last_seen_at < now_utc() - older_than)
+    ).rowcount
+
+
+def start_heartbeat_thread(app, kind: str) -> threading.Thread:
+    """Beat every HEARTBEAT_INTERVAL seconds from a daemon thread (the worker's heartbeat)."""
+    interval = app.config["HEARTBEAT_INTERVAL"]
+    name = process_name()
+
+    def loop() -> None:
+        while True:
+            with app.app_context():
+                try:
+                    beat(kind, name)
+                    db.session.commit()
+                except Exception:
+                    db.session.rollback()
+                    log.exception("Heartbeat failed; trying again in %ss", interval)
+            threading.Event().wait(interval)
+
+    thread = threading.Thread(target=loop, name=f"{kind}-heartbeat", daemon=True)
+    thread.start()
+    return thread

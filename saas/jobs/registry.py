@@ -1,0 +1,106 @@
+"""Jobs declared in code: `@periodic("0 0 * * *", catch_up="latest", overlap="skip")`.
+
+Cron expressions are evaluated by cronsim (five fields, ranges, steps, names, `L`, `#`) in
+SCHEDULER_TIMEZONE. DST follows cronsim (as Debian's cron does): a local time that does not exist
+runs once at the jump, a local time that repeats runs once."""
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from cronsim import CronSim, CronSimError
+
+from saas.jobs.retry import RetryPolicy
+
+CATCH_UP_POLICIES = ("skip", "latest", "all")
+OVERLAP_POLICIES = ("skip", "allow")
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    func: Callable
+    cron: str | None = None  # None: run only by hand
+    catch_up: str = "latest"
+    overlap: str = "skip"
+    catch_up_window: timedelta = timedelta(hours=24)
+    retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(retries=3, base=30, cap=600))
+
+    def slots(self, after: datetime, until: datetime, timezone: str) -> Iterator[datetime]:
+        """The job's slots in (after, until], in UTC."""
+        zone = ZoneInfo(timezone)
+        for slot in CronSim(self.cron, after.astimezone(zone)):
+            slot_utc = slot.astimezone(UTC)
+            if slot_utc > until:
+                return
+            if slot_utc > after:
+                yield slot_utc
+
+    def next_slots(self, now: datetime, timezone: str, count: int) -> list[datetime]:
+        zone = ZoneInfo(timezone)
+        runs = CronSim(self.cron, now.astimezone(zone))
+        return [next(runs).astimezone(UTC) for _ in range(count)]
+
+
+REGISTRY: dict[str, Job] = {}
+
+
+def periodic(
+    cron: str,
+    *,
+    name: str | None = None,
+    catch_up: str = "latest",
+    overlap: str = "skip",
+    catch_up_window: timedelta = timedelta(hours=24),
+    retry: RetryPolicy | None = None,
+):
+    """Declare a scheduled job. The function takes a `RunContext` and returns a JSON-able
+    summary (stored on the run record). It must be idempotent: a slot may run twice."""
+    try:
+        CronSim(cron, datetime.now(UTC))
+    except CronSimError as error:
+        raise ValueError(f"bad cron expression {cron!r}: {error}") from error
+    if catch_up not in CATCH_UP_POLICIES or overlap not in OVERLAP_POLICIES:
+        raise ValueError(f"catch_up must be one of {CATCH_UP_POLICIES}, overlap {OVERLAP_POLICIES}")
+
+    def register(func: Callable) -> Callable:
+        job = Job(
+            name=name or func.__name__,
+            func=func,
+            cron=cron,
+            catch_up=catch_up,
+            overlap=overlap,
+            catch_up_window=catch_up_window,
+            **({"retry": retry} if retry else {}),
+        )
+        if job.name in REGISTRY and REGISTRY[job.name].func is not func:
+            raise ValueError(f"two jobs named {job.name!r}")
+        REGISTRY[job.name] = job
+        return func
+
+    return register
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a job function is told about the run it is in."""
+
+    run_id: int
+    job: str
+    slot_at: datetime | None  # None for a manual run
+    attempt: int
+    trigger: str
+
+    @property
+    def as_of(self) -> datetime:
+        """The moment the run stands for: its slot, or now for a manual run."""
+        return self.slot_at or datetime.now(UTC)
+
+
+def get_job(name: str) -> Job:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        known = ", ".join(sorted(REGISTRY)) or "none"
+        raise LookupError(f"No job named {name!r} (known: {known})") from None

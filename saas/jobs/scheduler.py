@@ -1,0 +1,189 @@
+"""The scheduler: any number of replicas turn cron slots into run records and tasks.
+
+Each tick, for every periodic job, a replica computes the slots due since the job's newest
+recorded slot (at most `catch_up_window` back), applies the job's catch-up policy, and inserts
+one run record per slot under the unique (job, slot_at) constraint with ON CONFLICT DO NOTHING.
+Only the replica whose insert wins enqueues the task, after its commit. A replica that dies
+between that commit and the enqueue leaves an "enqueued" run with no task: the sweep, which
+every replica runs, enqueues it again; the run's conditional start keeps a doubled task from
+running twice."""
+
+import logging
+import signal
+import threading
+from datetime import datetime, timedelta
+
+from flask import current_app
+
+from saas.database import now_utc
+from saas.extensions import db
+from saas.jobs import clock, heartbeat
+from saas.jobs.enqueue import enqueue_after_commit
+from saas.jobs.models import ENQUEUED, RETRYING, RUNNING, SKIPPED, STARTABLE, JobRun
+from saas.jobs.registry import REGISTRY, Job
+from saas.jobs.runner import run_job
+
+log = logging.getLogger(__name__)
+
+
+def periodic_jobs() -> list[Job]:
+    return [job for job in REGISTRY.values() if job.cron]
+
+
+def misfire_grace() -> timedelta:
+    """How late a slot may be noticed and still count as on time (not missed)."""
+    return timedelta(seconds=max(60.0, 3 * current_app.config["SCHEDULER_TICK"]))
+
+
+def plan(job: Job, now: datetime) -> list[tuple[datetime, str, str | None]]:
+    """The slots to record for `job` at `now`: (slot, status, reason), oldest first."""
+    newest = db.session.execute(
+        db.select(db.func.max(JobRun.slot_at)).where(JobRun.job == job.name)
+    ).scalar_one()
+    # A job never scheduled before starts now: no backfill of a history it never had.
+    floor = now - (job.catch_up_window if newest else misfire_grace())
+    after = max(newest, floor) if newest else floor
+    due = list(job.slots(after, now, current_app.config["SCHEDULER_TIMEZONE"]))
+    if not due:
+        return []
+    if job.catch_up == "all":
+        chosen = due
+    elif job.catch_up == "latest":
+        chosen = due[-1:]
+    else:  # skip: only a slot that is on time
+        chosen = [slot for slot in due[-1:] if now - slot <= misfire_grace()]
+    missed = f"missed while no scheduler ran (catch_up={job.catch_up})"
+    return [(slot, ENQUEUED, None) if slot in chosen else (slot, SKIPPED, missed) for slot in due]
+
+
+def claim(job: Job, now: datetime) -> list[int]:
+    """Record `job`'s due slots; returns the ids of the runs this replica won and must enqueue.
+    The caller commits, then the tasks go out (enqueue_after_commit)."""
+    planned = plan(job, now)
+    if not planned:
+        return []
+    if job.overlap == "skip" and _running(job.name):
+        busy = "the previous run of this job was still running"
+        planned = [(slot, SKIPPED, reason or busy) for slot, _status, reason in planned]
+    stamp = now_utc()
+    rows = [
+        {
+            "job": job.name,
+            "slot_at": slot,
+            "status": status,
+            "error": reason,
+            "enqueued_at": stamp if status == ENQUEUED else None,
+            "finished_at": stamp if status == SKIPPED else None,
+            "created_at": stamp,
+            "updated_at": stamp,
+        }
+        for slot, status, reason in planned
+    ]
+    won = db.session.execute(
+        heartbeat.dialect_insert(JobRun)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["job", "slot_at"])
+        .returning(JobRun.id, JobRun.status, JobRun.slot_at)
+    ).all()
+    enqueued = [row.id for row in won if row.status == ENQUEUED]
+    for run_id in enqueued:
+        enqueue_after_commit(run_job, run_id)
+    for row in won:
+        log.info("Job %s slot %s: %s", job.name, row.slot_at.isoformat(), row.status)
+    return enqueued
+
+
+def _running(job_name: str) -> bool:
+    return (
+        db.session.execute(
+            db.select(JobRun.id)
+            .where(
+                JobRun.job == job_name,
+                JobRun.status == RUNNING,
+                JobRun.lease_expires_at > now_utc(),
+            )
+            .limit(1)
+        ).first()
+        is not None
+    )
+
+
+def tick(now: datetime | None = None) -> list[int]:
+    """One pass over every periodic job; each job commits on its own."""
+    now = now or clock.now()
+    enqueued = []
+    for job in periodic_jobs():
+        try:
+            enqueued += claim(job, now)
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            log.exception("Scheduling %s failed; the next tick tries again", job.name)
+    return enqueued
+
+
+def sweep() -> dict[str, int]:
+    """Re-enqueue runs whose task vanished, take back runs whose worker died. The caller commits."""
+    now = now_utc()
+    grace = timedelta(seconds=current_app.config["SCHEDULER_ENQUEUE_GRACE"])
+    lost = (
+        db.session.execute(
+            db.update(JobRun)
+            .where(JobRun.status.in_(STARTABLE), JobRun.enqueued_at < now - grace)
+            .values(enqueued_at=now, updated_at=now)
+            .returning(JobRun.id)
+            .execution_options(synchronize_session=False)
+        )
+        .scalars()
+        .all()
+    )
+    abandoned = (
+        db.session.execute(
+            db.update(JobRun)
+            .where(JobRun.status == RUNNING, JobRun.lease_expires_at < now)
+            .values(
+                status=RETRYING,
+                error="the worker running it was lost (lease expired)",
+                lease_expires_at=None,
+                enqueued_at=now,
+                updated_at=now,
+            )
+            .returning(JobRun.id)
+            .execution_options(synchronize_session=False)
+        )
+        .scalars()
+        .all()
+    )
+    for run_id in [*lost, *abandoned]:
+        enqueue_after_commit(run_job, run_id)
+    return {"requeued": len(lost), "reclaimed": len(abandoned)}
+
+
+def run_forever(stop: threading.Event | None = None) -> None:
+    """The `scheduler` process: heartbeat, tick and sweep until SIGTERM/SIGINT."""
+    config = current_app.config
+    stop = stop or threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    name = heartbeat.process_name()
+    jobs = ", ".join(f"{job.name} ({job.cron})" for job in periodic_jobs())
+    log.info("Scheduler %s started (%s): %s", name, config["SCHEDULER_TIMEZONE"], jobs)
+    next_sweep = 0.0
+    while not stop.is_set():
+        try:
+            heartbeat.beat("scheduler", name)
+            db.session.commit()
+            tick()
+            if now_utc().timestamp() >= next_sweep:
+                counts = sweep()
+                db.session.commit()
+                if any(counts.values()):
+                    log.info("Job sweep: %s", counts)
+                next_sweep = now_utc().timestamp() + config["SCHEDULER_SWEEP_INTERVAL"]
+        except Exception:
+            db.session.rollback()
+            log.exception("Scheduler tick failed; trying again")
+        finally:
+            db.session.remove()
+        stop.wait(config["SCHEDULER_TICK"])
+    log.info("Scheduler %s stopped", name)
