@@ -124,33 +124,56 @@ def run_queued_tasks(app):
 
 
 @pytest.fixture
-def start_worker(app_env, tmp_path):
-    """Start the Procfile's worker command, as is, with the probe task added to the consumer."""
+def start_process(app_env, tmp_path):
+    """Start a Procfile command as is, but for the app module (the test probes are added);
+    every process is killed at the end of the test."""
     processes = []
 
-    def start(**extra_env) -> subprocess.Popen:
-        command = procfile_command("worker").replace(
-            "saas.worker.huey", "tests.support.probe_worker.huey"
-        )
+    def start(process: str, app_module: tuple[str, str], **extra_env) -> subprocess.Popen:
+        command = procfile_command(process).replace(*app_module)
         env = {**os.environ, **app_env, **extra_env, "PYTHONPATH": str(ROOT)}
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-        log = open(tmp_path / f"worker-{len(processes)}.log", "wb")  # noqa: SIM115 - kept for the process
-        process = subprocess.Popen(
+        log = open(tmp_path / f"{process}-{len(processes)}.log", "wb")  # noqa: SIM115 - kept for the process
+        popen = subprocess.Popen(
             ["bash", "-c", f"exec {command}"],
             env=env,
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        processes.append((process, log))
-        return process
+        processes.append((popen, log))
+        return popen
 
     yield start
-    for process, log in processes:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+    for popen, log in processes:
+        if popen.poll() is None:
+            popen.kill()
+            popen.wait()
         log.close()
+
+
+@pytest.fixture
+def start_worker(start_process):
+    """The Procfile's worker command, with the probe task and jobs added to the consumer."""
+
+    def start(**extra_env) -> subprocess.Popen:
+        return start_process(
+            "worker", ("saas.worker.huey", "tests.support.probe_worker.huey"), **extra_env
+        )
+
+    return start
+
+
+@pytest.fixture
+def start_scheduler(start_process):
+    """The Procfile's scheduler command, with the probe jobs (and test clock) added."""
+
+    def start(**extra_env) -> subprocess.Popen:
+        return start_process(
+            "scheduler", ("--app saas ", "--app tests.support.probe_scheduler "), **extra_env
+        )
+
+    return start
 
 
 @pytest.fixture

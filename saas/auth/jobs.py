@@ -106,8 +106,10 @@ def _warn_then_delete(now: datetime, inactive, seen, delete_after: int, login_ur
 
 @periodic("0 1 * * 2#2", catch_up="latest", overlap="skip")
 def monthly_digest(run: RunContext) -> dict:
-    """An account summary to every active customer, once per slot (the second Tuesday)."""
+    """An account summary to every active customer, once per month (by hand or on the second
+    Tuesday's slot, whichever comes first)."""
     slot = run.as_of
+    month_start = slot.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     query = (
         db.select(
             User.id,
@@ -125,7 +127,7 @@ def monthly_digest(run: RunContext) -> dict:
         .where(
             User.active.is_(True),
             User.role == MEMBER,
-            (User.last_digest_at.is_(None)) | (User.last_digest_at < slot),
+            (User.last_digest_at.is_(None)) | (User.last_digest_at < month_start),
         )
     )
     sent = 0

@@ -1,0 +1,175 @@
+"""The scheduler's claims and policies, run records, the sweep and the jobs CLI (in process,
+with the clock passed in)."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from saas.database import now_utc
+from saas.extensions import db, huey
+from saas.jobs import scheduler
+from saas.jobs.models import JobRun
+from saas.jobs.registry import REGISTRY, Job
+from saas.jobs.retry import RetryPolicy
+
+MIDNIGHT = datetime(2026, 11, 26, 0, 0, tzinfo=UTC)
+
+
+def runs(app, job: str) -> list[JobRun]:
+    with app.app_context():
+        return (
+            db.session.execute(db.select(JobRun).where(JobRun.job == job).order_by(JobRun.slot_at))
+            .scalars()
+            .all()
+        )
+
+
+def record_slot(app, job: str, slot: datetime, status: str = "succeeded") -> None:
+    """A run from before the outage: where the job's schedule stood."""
+    with app.app_context():
+        db.session.add(JobRun(job=job, slot_at=slot, status=status))
+        db.session.commit()
+
+
+@pytest.fixture
+def daily_jobs():
+    """Three daily jobs at 00:00, one per catch-up policy, catching up a week at most."""
+    jobs = {
+        policy: Job(
+            name=f"daily_{policy}",
+            func=lambda run: None,
+            cron="0 0 * * *",
+            catch_up=policy,
+            catch_up_window=timedelta(days=7),
+        )
+        for policy in ("latest", "skip", "all")
+    }
+    REGISTRY.update({job.name: job for job in jobs.values()})
+    yield jobs
+    for job in jobs.values():
+        REGISTRY.pop(job.name)
+
+
+def claim_at(app, job: Job, now: datetime) -> list[int]:
+    with app.app_context():
+        won = scheduler.claim(job, now)
+        db.session.commit()
+        return won
+
+
+def test_downtime_across_three_midnights_applies_each_catch_up_policy(app, daily_jobs):
+    last = MIDNIGHT - timedelta(days=3)
+    for job in daily_jobs.values():
+        record_slot(app, job.name, last)
+    back_at = MIDNIGHT + timedelta(hours=2)  # the schedulers come back two hours late
+
+    assert len(claim_at(app, daily_jobs["latest"], back_at)) == 1
+    assert claim_at(app, daily_jobs["skip"], back_at) == []
+    assert len(claim_at(app, daily_jobs["all"], back_at)) == 3
+
+    statuses = {policy: [r.status for r in runs(app, f"daily_{policy}")] for policy in daily_jobs}
+    assert statuses["latest"] == ["succeeded", "skipped", "skipped", "enqueued"]
+    assert statuses["skip"] == ["succeeded", "skipped", "skipped", "skipped"]
+    assert statuses["all"] == ["succeeded", "enqueued", "enqueued", "enqueued"]
+    assert "missed while no scheduler ran" in runs(app, "daily_skip")[-1].error
+    # Every replica that comes back later finds the slots taken.
+    for job in daily_jobs.values():
+        assert claim_at(app, job, back_at + timedelta(minutes=5)) == []
+    assert huey.pending_count() == 4
+
+
+def test_catch_up_is_limited_to_the_window(app, daily_jobs):
+    record_slot(app, "daily_all", MIDNIGHT - timedelta(days=10))
+    assert len(claim_at(app, daily_jobs["all"], MIDNIGHT + timedelta(minutes=1))) == 7
+    default_window = Job(name="daily_all", func=lambda run: None, cron="0 0 * * *", catch_up="all")
+    assert claim_at(app, default_window, MIDNIGHT + timedelta(days=3, minutes=1)) == [
+        r.id for r in runs(app, "daily_all")[-1:]
+    ]
+    assert runs(app, "daily_all")[-1].slot_at == MIDNIGHT + timedelta(days=3)
+
+
+def test_a_slot_is_run_on_time_by_every_policy(app, daily_jobs):
+    for job in daily_jobs.values():
+        record_slot(app, job.name, MIDNIGHT - timedelta(days=1))
+        assert len(claim_at(app, job, MIDNIGHT + timedelta(seconds=20))) == 1
+
+
+def test_a_job_never_scheduled_before_starts_now_without_backfill(app, daily_jobs):
+    assert claim_at(app, daily_jobs["all"], MIDNIGHT + timedelta(hours=5)) == []
+    assert len(claim_at(app, daily_jobs["all"], MIDNIGHT + timedelta(seconds=10))) == 1
+
+
+def test_overlap_skip_records_a_skipped_slot_while_the_previous_run_is_running(app, daily_jobs):
+    record_slot(app, "daily_latest", MIDNIGHT - timedelta(days=1), status="running")
+    with app.app_context():
+        run = db.session.execute(db.select(JobRun)).scalar_one()
+        run.lease_expires_at = now_utc() + timedelta(minutes=5)
+        db.session.commit()
+    assert claim_at(app, daily_jobs["latest"], MIDNIGHT + timedelta(seconds=5)) == []
+    skipped = runs(app, "daily_latest")[-1]
+    assert (skipped.status, skipped.slot_at) == ("skipped", MIDNIGHT)
+    assert "still running" in skipped.error
+
+
+def test_a_failing_job_is_recorded_with_its_error_and_traceback(app, run_queued_tasks):
+    def explode(run):
+        raise RuntimeError("the report server is down")
+
+    REGISTRY["explode"] = Job(name="explode", func=explode, retry=RetryPolicy(retries=0))
+    try:
+        result = app.test_cli_runner().invoke(args=["jobs", "run", "explode"])
+        assert result.exit_code == 0, result.output
+        assert run_queued_tasks() == 1
+        [run] = runs(app, "explode")
+        assert (run.status, run.trigger, run.attempt, run.slot_at) == ("failed", "manual", 1, None)
+        assert run.error == "RuntimeError: the report server is down"
+        assert "Traceback" in run.traceback and "explode" in run.traceback
+        assert run.duration_ms is not None and run.worker
+    finally:
+        REGISTRY.pop("explode")
+
+
+def test_the_sweep_reenqueues_lost_runs_and_takes_back_abandoned_ones(app):
+    with app.app_context():
+        old = now_utc() - timedelta(hours=1)
+        lost = JobRun(job="sweep_outbox", slot_at=MIDNIGHT, status="enqueued", enqueued_at=old)
+        dead = JobRun(
+            job="sweep_outbox",
+            slot_at=MIDNIGHT + timedelta(minutes=1),
+            status="running",
+            attempt=1,
+            lease_expires_at=old,
+        )
+        db.session.add_all([lost, dead])
+        db.session.commit()
+        assert scheduler.sweep() == {"requeued": 1, "reclaimed": 1}
+        db.session.commit()
+        assert huey.pending_count() == 2
+        assert scheduler.sweep() == {"requeued": 0, "reclaimed": 0}
+    assert [r.status for r in runs(app, "sweep_outbox")] == ["enqueued", "retrying"]
+
+
+def test_jobs_list_shows_cron_next_runs_and_the_last_run(app, runner):
+    record_slot(app, "mark_expiring_cards", MIDNIGHT)
+    output = runner.invoke(args=["jobs", "list"]).output
+    block = output.split("mark_expiring_cards\n")[1].split("\n\n")[0]
+    assert "0 0 * * * (UTC)" in block
+    assert "catch_up=latest overlap=skip" in block
+    assert block.count(" 00:00 UTC") >= 3
+    assert "succeeded (scheduled" in block
+    assert "0 1 * * 2#2" in output
+
+
+def test_jobs_run_records_an_ad_hoc_run_without_claiming_a_slot(app, runner, run_queued_tasks):
+    result = runner.invoke(args=["jobs", "run", "mark_expiring_cards"])
+    assert "Enqueued run #" in result.output
+    assert run_queued_tasks() == 1
+    [run] = runs(app, "mark_expiring_cards")
+    assert (run.trigger, run.slot_at, run.status) == ("manual", None, "succeeded")
+    assert run.result == {"flags_changed": 0, "emails": 0}
+
+
+def test_jobs_run_refuses_an_unknown_job(runner):
+    result = runner.invoke(args=["jobs", "run", "nope"])
+    assert result.exit_code != 0
+    assert "No job named 'nope'" in result.output
