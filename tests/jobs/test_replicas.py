@@ -1,0 +1,93 @@
+"""Scheduler replicas as real processes (the Procfile's command) with the real consumer, on a
+compressed clock shared by all of them: one simulated minute per real second."""
+
+import signal
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from saas.extensions import db
+from saas.jobs.models import JobRun
+
+SIMULATED_START = datetime(2026, 6, 1, 10, 0, 30, tzinfo=UTC)
+
+
+def compressed_clock() -> dict:
+    return {
+        "PROBE_CLOCK_SPEED": "60",
+        "PROBE_CLOCK_ORIGIN": str(time.time()),
+        "PROBE_CLOCK_START": str(SIMULATED_START.timestamp()),
+        "SCHEDULER_TICK": "0.1",
+        "SCHEDULER_SWEEP_INTERVAL": "0.5",
+        "SCHEDULER_ENQUEUE_GRACE": "2",
+    }
+
+
+def probe_runs(app) -> list[JobRun]:
+    with app.app_context():
+        return (
+            db.session.execute(
+                db.select(JobRun).where(JobRun.job == "probe_every_minute").order_by(JobRun.slot_at)
+            )
+            .scalars()
+            .all()
+        )
+
+
+def wait_until(predicate, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
+def assert_each_slot_ran_once(app, run_log: Path, first_slots: int) -> None:
+    runs = probe_runs(app)
+    slots = [run.slot_at for run in runs]
+    assert len(slots) >= first_slots
+    # Consecutive minutes: none lost, and the unique constraint allows no double.
+    assert slots == [slots[0] + timedelta(minutes=n) for n in range(len(slots))]
+    wait_until(lambda: all(run.status == "succeeded" for run in probe_runs(app)))
+    executions = Counter(run_log.read_text().split())
+    assert sorted(executions) == sorted(slot.isoformat() for slot in slots)
+    assert set(executions.values()) == {1}, executions
+    assert {run.attempt for run in probe_runs(app)} == {1}
+
+
+def test_three_replicas_run_every_slot_exactly_once(app, start_scheduler, start_worker, tmp_path):
+    run_log = tmp_path / "runs.log"
+    env = {**compressed_clock(), "PROBE_RUN_LOG": str(run_log)}
+    start_worker(**env)
+    replicas = [start_scheduler(**env) for _ in range(3)]
+    wait_until(lambda: len(probe_runs(app)) >= 15)
+    for replica in replicas:
+        replica.send_signal(signal.SIGTERM)
+    for replica in replicas:
+        assert replica.wait(timeout=20) == 0
+    assert_each_slot_ran_once(app, run_log, first_slots=15)
+
+
+def test_a_replica_killed_mid_tick_loses_and_doubles_nothing(
+    app, start_scheduler, start_worker, tmp_path
+):
+    run_log, stalled = tmp_path / "runs.log", tmp_path / "stalled"
+    env = {**compressed_clock(), "PROBE_RUN_LOG": str(run_log)}
+    start_worker(**env)
+    healthy = start_scheduler(**env)
+    wait_until(lambda: len(probe_runs(app)) >= 3)
+    # This one stops dead after its first winning claim commits, before it enqueues the task.
+    doomed = start_scheduler(**env, PROBE_STALL_AFTER_CLAIM=str(stalled))
+    wait_until(stalled.exists)
+    doomed.send_signal(signal.SIGKILL)
+    doomed.wait(timeout=10)
+    orphan = int(stalled.read_text())
+    start_scheduler(**env)  # the replacement
+    wait_until(lambda: len(probe_runs(app)) >= 12)
+    healthy.send_signal(signal.SIGTERM)
+    healthy.wait(timeout=20)
+    with app.app_context():
+        assert db.session.get(JobRun, orphan).status in ("enqueued", "running", "succeeded")
+    assert_each_slot_ran_once(app, run_log, first_slots=12)
