@@ -7,7 +7,7 @@ from flask.cli import with_appcontext
 
 from saas.auth import services as accounts
 from saas.auth.models import ADMIN, User
-from saas.billing.models import Card
+from saas.billing.cards import save_card
 from saas.database import now_utc
 from saas.extensions import db
 
@@ -52,9 +52,7 @@ def seed_demo_data() -> list[str]:
         user.last_seen_at = now_utc() - timedelta(days=spec["seen_days_ago"])
         if spec["card_in_months"] is not None:
             month, year = _months_ahead(spec["card_in_months"])
-            db.session.add(
-                Card(user=user, brand="visa", last4="4242", exp_month=month, exp_year=year)
-            )
+            save_card(user, brand="visa", last4="4242", exp_month=month, exp_year=year)
     return created
 
 

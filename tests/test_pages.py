@@ -4,7 +4,8 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from saas import create_app
-from saas.extensions import huey
+from saas.extensions import db, huey
+from saas.jobs import heartbeat
 
 
 @pytest.mark.parametrize("path", ["/", "/pricing", "/terms", "/privacy", "/login", "/signup"])
@@ -40,7 +41,20 @@ def test_server_error_page_rolls_back(app, client):
 def test_health_reports_database_and_queue(client):
     response = client.get("/health")
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "database": "ok", "queue": "ok"}
+    body = response.get_json()
+    assert (body["status"], body["database"], body["queue"]) == ("ok", "ok", "ok")
+    assert body["schedulers"] == {"status": "none seen", "alive": 0, "processes": []}
+
+
+def test_health_lists_live_scheduler_and_worker_heartbeats(app, client):
+    with app.app_context():
+        heartbeat.beat("scheduler", "host-a:1")
+        heartbeat.beat("worker", "host-b:2")
+        heartbeat.beat("worker", "host-b:2")  # a second beat updates, never duplicates
+        db.session.commit()
+    body = client.get("/health").get_json()
+    assert body["schedulers"]["alive"] == 1
+    assert [p["name"] for p in body["workers"]["processes"]] == ["host-b:2"]
 
 
 def test_health_is_503_when_the_database_is_down(app_env, monkeypatch):
