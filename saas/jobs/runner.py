@@ -6,6 +6,8 @@ import socket
 import threading
 import time
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 from flask import current_app
@@ -41,12 +43,17 @@ def run_job(run_id: int) -> None:
     if context is None:
         return
     job = get_job(context.job)
+    if context.attempt > job.retry.retries + 1:
+        # Only a run whose workers kept dying gets here (the sweep took it back each time).
+        _finish(run_id, FAILED, error=f"gave up after {context.attempt - 1} attempts")
+        return
     if job.overlap == "skip" and _another_run_is_running(context):
         _finish(run_id, SKIPPED, error="the previous run of this job was still running")
         return
     started = time.monotonic()
     try:
-        result = job.func(context)
+        with _lease_kept_alive(run_id):
+            result = job.func(context)
         db.session.commit()
     except Exception as error:
         db.session.rollback()
@@ -54,6 +61,37 @@ def run_job(run_id: int) -> None:
         return
     _finish(run_id, SUCCEEDED, result=result, duration=time.monotonic() - started)
     log.info("Job %s (run %s) succeeded: %s", context.job, run_id, result)
+
+
+@contextmanager
+def _lease_kept_alive(run_id: int) -> Iterator[None]:
+    """Extend the run's lease every third of JOB_LEASE while it runs, so only a run whose
+    worker died is taken back by the sweep, however long the job takes."""
+    app = current_app._get_current_object()
+    lease = app.config["JOB_LEASE"]
+    done = threading.Event()
+
+    def renew() -> None:
+        while not done.wait(lease / 3):
+            with app.app_context():
+                try:
+                    db.session.execute(
+                        db.update(JobRun)
+                        .where(JobRun.id == run_id, JobRun.status == RUNNING)
+                        .values(lease_expires_at=now_utc() + timedelta(seconds=lease))
+                        .execution_options(synchronize_session=False)
+                    )
+                    db.session.commit()
+                except Exception:
+                    db.session.rollback()
+                    log.exception("Could not renew the lease of run %s", run_id)
+
+    renewer = threading.Thread(target=renew, name=f"lease-{run_id}", daemon=True)
+    renewer.start()
+    try:
+        yield
+    finally:
+        done.set()
 
 
 def _start(run_id: int) -> RunContext | None:

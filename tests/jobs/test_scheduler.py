@@ -1,6 +1,7 @@
 """The scheduler's claims and policies, run records, the sweep and the jobs CLI (in process,
 with the clock passed in)."""
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,6 +12,7 @@ from saas.jobs import scheduler
 from saas.jobs.models import JobRun
 from saas.jobs.registry import REGISTRY, Job
 from saas.jobs.retry import RetryPolicy
+from saas.jobs.runner import enqueue_manual_run, run_job
 
 MIDNIGHT = datetime(2026, 11, 26, 0, 0, tzinfo=UTC)
 
@@ -173,3 +175,33 @@ def test_jobs_run_refuses_an_unknown_job(runner):
     result = runner.invoke(args=["jobs", "run", "nope"])
     assert result.exit_code != 0
     assert "No job named 'nope'" in result.output
+
+
+@pytest.mark.app_config(JOB_LEASE=0.3)
+def test_a_long_run_keeps_its_lease_so_the_sweep_leaves_it_alone(app, run_queued_tasks):
+    def slow(run):
+        time.sleep(1.0)
+        with app.app_context():
+            assert scheduler.sweep()["reclaimed"] == 0  # the lease was renewed meanwhile
+            db.session.commit()
+
+    REGISTRY["slow"] = Job(name="slow", func=slow)
+    try:
+        with app.app_context():
+            enqueue_manual_run("slow")
+            db.session.commit()
+        run_queued_tasks()
+        [run] = runs(app, "slow")
+        assert (run.status, run.attempt) == ("succeeded", 1)
+    finally:
+        REGISTRY.pop("slow")
+
+
+def test_a_run_whose_workers_keep_dying_is_failed_after_its_retries(app, run_queued_tasks):
+    with app.app_context():
+        run = JobRun(job="sweep_outbox", status="retrying", attempt=4, enqueued_at=now_utc())
+        db.session.add(run)
+        db.session.commit()
+        run_job.call_local(run.id)
+    [run] = runs(app, "sweep_outbox")
+    assert (run.status, run.error) == ("failed", "gave up after 4 attempts")
