@@ -132,6 +132,31 @@ def from_environment() -> dict:
         "STRIPE_PUBLISHABLE_KEY": _get("STRIPE_PUBLISHABLE_KEY"),
         "STRIPE_WEBHOOK_SECRET": _get("STRIPE_WEBHOOK_SECRET"),
         "STRIPE_API_BASE": _get("STRIPE_API_BASE"),
+        "STRIPE_TIMEOUT": float(_get("STRIPE_TIMEOUT", "10")),
+        # Retries of Stripe calls made from the worker (429 honours Retry-After).
+        "STRIPE_RETRIES": _get_int("STRIPE_RETRIES", 5),
+        "STRIPE_RETRY_BASE": float(_get("STRIPE_RETRY_BASE", "2")),
+        "STRIPE_RETRY_CAP": float(_get("STRIPE_RETRY_CAP", "300")),
+        "BILLING_PLANS": [
+            {
+                "key": "pro",
+                "name": "Pro",
+                "price_id": _get("STRIPE_PRICE_PRO", "price_pro_monthly"),
+                "amount": 1900,
+                "currency": "usd",
+                "interval": "month",
+                "features": ["5 projects", "100,000 jobs a month", "Scheduled jobs"],
+            },
+            {
+                "key": "team",
+                "name": "Team",
+                "price_id": _get("STRIPE_PRICE_TEAM", "price_team_monthly"),
+                "amount": 4900,
+                "currency": "usd",
+                "interval": "month",
+                "features": ["Unlimited projects", "1,000,000 jobs a month", "Team members"],
+            },
+        ],
     }
 
 

@@ -1,6 +1,6 @@
 """Public pages: landing, pricing, terms, privacy."""
 
-from flask import Blueprint, render_template
+from flask import Blueprint, current_app, render_template
 
 bp = Blueprint("pages", __name__)
 
@@ -12,7 +12,7 @@ def index():
 
 @bp.get("/pricing")
 def pricing():
-    return render_template("pages/pricing.html")
+    return render_template("pages/pricing.html", plans=current_app.config["BILLING_PLANS"])
 
 
 @bp.get("/terms")

@@ -1,7 +1,30 @@
-"""GET /billing (the card on file), and the expiring-card banner on every customer page."""
+"""Billing pages, Checkout and Portal redirects, the Stripe webhook, and the billing banners."""
 
-from flask import Blueprint, has_request_context, render_template
+from datetime import UTC, datetime
+from functools import wraps
+
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    has_request_context,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required
+
+from saas.billing import services, stripe_api
+from saas.billing.models import StripeEvent, Subscription
+from saas.billing.tasks import process_stripe_event
+from saas.database import now_utc
+from saas.extensions import csrf, db
+from saas.jobs.enqueue import enqueue_after_commit
+from saas.jobs.heartbeat import dialect_insert
+from saas.jobs.retry import PermanentError, TransientError
+from saas.urls import absolute_url
 
 bp = Blueprint("billing", __name__)
 
@@ -9,13 +32,153 @@ bp = Blueprint("billing", __name__)
 @bp.get("/billing")
 @login_required
 def billing():
-    return render_template("billing/index.html", card=current_user.card)
+    return render_template(
+        "billing/index.html",
+        configured=stripe_api.configured(),
+        card=current_user.card,
+        sync_status=current_user.billing.card_sync_status if current_user.billing else None,
+        subscription=services.current_subscription(current_user),
+        plan_names={plan["key"]: plan["name"] for plan in services.plans()},
+        invoices=services.invoices(current_user),
+    )
+
+
+@bp.get("/billing/card/status")
+@login_required
+def card_status():
+    """What the billing page polls while the card is being fetched from Stripe."""
+    card = current_user.card
+    return jsonify(
+        sync=current_user.billing.card_sync_status if current_user.billing else None,
+        card=None
+        if card is None
+        else {
+            "brand": card.brand,
+            "last4": card.last4,
+            "expires": f"{card.exp_month:02d}/{card.exp_year}",
+            "expiring_soon": card.expiring_soon,
+        },
+    )
+
+
+@bp.post("/billing/card/refresh")
+@login_required
+def refresh_card():
+    if current_user.billing is None:
+        flash("There is no card to refresh yet: subscribe first.", "info")
+    else:
+        services.request_card_sync(current_user)
+        db.session.commit()
+    return redirect(url_for("billing.billing"), code=303)
+
+
+def _stripe_redirect(make_url):
+    """Redirect to a Stripe-hosted page, or back to billing with a clear message."""
+    if not stripe_api.configured():
+        flash("Billing is not available: Stripe is not configured.", "error")
+        return redirect(url_for("billing.billing"), code=303)
+    try:
+        url = make_url()
+        db.session.commit()
+    except (TransientError, PermanentError) as error:
+        db.session.rollback()
+        flash(f"Stripe could not be reached, please try again. ({error})", "error")
+        return redirect(url_for("billing.billing"), code=303)
+    return redirect(url, code=303)
+
+
+@bp.post("/billing/checkout")
+@login_required
+def checkout():
+    plan = services.plan_by_key(request.form.get("plan", ""))
+    if plan is None:
+        abort(400, description="Choose one of the plans on the pricing page.")
+
+    def session_url() -> str:
+        customer = services.ensure_customer(current_user)
+        return stripe_api.create_checkout_session(
+            customer_id=customer.stripe_customer_id,
+            price_id=plan["price_id"],
+            user_id=current_user.id,
+            success_url=absolute_url("billing.billing") + "?checkout=success",
+            cancel_url=absolute_url("pages.pricing"),
+        )
+
+    return _stripe_redirect(session_url)
+
+
+@bp.post("/billing/portal")
+@login_required
+def portal():
+    def session_url() -> str:
+        customer = services.ensure_customer(current_user)
+        return stripe_api.create_portal_session(
+            customer_id=customer.stripe_customer_id, return_url=absolute_url("billing.billing")
+        )
+
+    return _stripe_redirect(session_url)
+
+
+@bp.post("/billing/webhook")
+@csrf.exempt
+def webhook():
+    """Verify, store once by event id, enqueue, answer 200: the work happens in the worker."""
+    try:
+        event = stripe_api.verified_event(
+            request.get_data(), request.headers.get("Stripe-Signature")
+        )
+    except stripe_api.StripeNotConfigured as error:
+        return jsonify(error=str(error)), 400
+    except ValueError as error:
+        return jsonify(error=str(error)), 400
+    stored = db.session.execute(
+        dialect_insert(StripeEvent)
+        .values(
+            stripe_event_id=event["id"],
+            type=event["type"],
+            object_id=(event.get("data", {}).get("object") or {}).get("id"),
+            stripe_created_at=_created(event),
+            payload=event,
+            status="received",
+            attempts=0,
+            received_at=now_utc(),
+        )
+        .on_conflict_do_nothing(index_elements=["stripe_event_id"])
+        .returning(StripeEvent.id)
+    ).scalar_one_or_none()
+    if stored is not None:
+        enqueue_after_commit(process_stripe_event, stored)
+    db.session.commit()
+    return jsonify(received=True, duplicate=stored is None), 200
+
+
+def _created(event: dict) -> datetime:
+    return datetime.fromtimestamp(event.get("created") or now_utc().timestamp(), UTC)
+
+
+def subscription_required(view):
+    """Gate a paid feature: customers without an active subscription go to the pricing page."""
+
+    @wraps(view)
+    @login_required
+    def gated(*args, **kwargs):
+        if not services.has_active_subscription(current_user):
+            flash("That feature is part of a paid plan.", "info")
+            return redirect(url_for("pages.pricing"), code=303)
+        return view(*args, **kwargs)
+
+    return gated
 
 
 @bp.app_context_processor
-def expiring_card_banner() -> dict:
-    """The flagged card of a logged-in customer, for the banner in base.html."""
+def billing_banners() -> dict:
+    """The flagged card and a failed payment of a logged-in customer, for base.html's banners."""
     if not has_request_context() or not current_user.is_authenticated:
         return {}  # emails are rendered outside requests
     card = current_user.card
-    return {"expiring_card": card if card is not None and card.expiring_soon else None}
+    subscription = services.current_subscription(current_user)
+    return {
+        "expiring_card": card if card is not None and card.expiring_soon else None,
+        "payment_problem": subscription is not None
+        and subscription.status in Subscription.PAYMENT_PROBLEM,
+    }

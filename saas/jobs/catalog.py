@@ -3,6 +3,7 @@ process knows every job by name."""
 
 import saas.auth.jobs  # noqa: F401
 import saas.billing.jobs  # noqa: F401
+import saas.billing.tasks  # noqa: F401
 import saas.jobs.maintenance  # noqa: F401
 import saas.jobs.runner  # noqa: F401
 import saas.mail.jobs  # noqa: F401
