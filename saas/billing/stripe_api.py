@@ -57,10 +57,10 @@ def classified(error: Exception) -> Exception:
     return error
 
 
-def call(method, *args, **kwargs):
-    """Run one SDK call; Stripe failures come out classified."""
+def call(method, *args, **kwargs) -> dict:
+    """Run one SDK call; the object comes back as a plain dict, failures come out classified."""
     try:
-        return method(*args, **kwargs)
+        return method(*args, **kwargs).to_dict()
     except stripe.StripeError as error:
         raise classified(error) from error
 
@@ -71,7 +71,7 @@ def create_customer(*, email: str, user_id: int) -> str:
         params={"email": email, "metadata": {"user_id": str(user_id)}},
         options={"idempotency_key": f"customer-for-user-{user_id}"},
     )
-    return customer.id
+    return customer["id"]
 
 
 def create_checkout_session(
@@ -88,7 +88,7 @@ def create_checkout_session(
             "cancel_url": cancel_url,
         },
     )
-    return session.url
+    return session["url"]
 
 
 def create_portal_session(*, customer_id: str, return_url: str) -> str:
@@ -96,7 +96,7 @@ def create_portal_session(*, customer_id: str, return_url: str) -> str:
         _client().v1.billing_portal.sessions.create,
         params={"customer": customer_id, "return_url": return_url},
     )
-    return session.url
+    return session["url"]
 
 
 @dataclass(frozen=True)
@@ -114,9 +114,9 @@ def retrieve_subscription(subscription_id: str) -> SubscriptionState:
     items = subscription["items"]["data"] if subscription.get("items") else []
     first = items[0] if items else None
     return SubscriptionState(
-        id=subscription.id,
-        customer_id=_id(subscription.customer),
-        status=subscription.status,
+        id=subscription["id"],
+        customer_id=_id(subscription["customer"]),
+        status=subscription["status"],
         price_id=_id(first["price"]) if first else None,
         # Current API versions keep the period on the subscription items.
         current_period_end=(first.get("current_period_end") if first else None)
@@ -136,21 +136,29 @@ class InvoiceState:
     currency: str
     hosted_invoice_url: str | None
     created: int
+    subscription_id: str | None
 
 
 def retrieve_invoice(invoice_id: str) -> InvoiceState:
     invoice = call(_client().v1.invoices.retrieve, invoice_id)
     return InvoiceState(
-        id=invoice.id,
-        customer_id=_id(invoice.customer),
+        id=invoice["id"],
+        customer_id=_id(invoice["customer"]),
         number=invoice.get("number"),
-        status=invoice.status,
+        status=invoice["status"],
         amount_due=invoice.get("amount_due") or 0,
         amount_paid=invoice.get("amount_paid") or 0,
         currency=invoice.get("currency") or "usd",
         hosted_invoice_url=invoice.get("hosted_invoice_url"),
-        created=invoice.created,
+        created=invoice["created"],
+        subscription_id=_invoice_subscription(invoice),
     )
+
+
+def _invoice_subscription(invoice: dict) -> str | None:
+    """Current API versions name the subscription under parent.subscription_details."""
+    details = (invoice.get("parent") or {}).get("subscription_details") or {}
+    return _id(details.get("subscription") or invoice.get("subscription"))
 
 
 @dataclass(frozen=True)

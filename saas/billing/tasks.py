@@ -111,9 +111,8 @@ def on_invoice(invoice: dict, event_type: str) -> str:
     if user is None:
         return IGNORED
     record = services.store_invoice(user, state)
-    subscription_id = _invoice_subscription(invoice)
-    if subscription_id:
-        _sync_subscription(subscription_id)
+    if state.subscription_id:
+        _sync_subscription(state.subscription_id)
     failed = event_type == "invoice.payment_failed" and state.status == "open"
     if failed and not record.failure_notified:  # one email per invoice, however often sent
         record.failure_notified = True
@@ -124,17 +123,6 @@ def on_invoice(invoice: dict, event_type: str) -> str:
             billing_url=absolute_url("billing.billing"),
         )
     return PROCESSED
-
-
-def _invoice_subscription(invoice: dict) -> str | None:
-    parent = invoice.get("parent") or {}
-    details = parent.get("subscription_details") or {}
-    subscription = details.get("subscription") or invoice.get("subscription")
-    return (
-        subscription
-        if isinstance(subscription, str) or subscription is None
-        else subscription["id"]
-    )
 
 
 def on_card_changed(obj: dict, event_type: str) -> str:
