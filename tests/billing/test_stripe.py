@@ -11,6 +11,7 @@ from saas.billing import stripe_api as stripe_module
 from saas.billing.models import BillingCustomer, Card, Invoice, StripeEvent, Subscription
 from saas.billing.tasks import retry_delay
 from saas.extensions import db, huey
+from saas.jobs.retry import PermanentError
 from tests.support.accounts import months_from_now
 from tests.support.fake_stripe import (
     CUSTOMER,
@@ -283,3 +284,39 @@ def wait_until(predicate, timeout=30.0):
             return
         time.sleep(0.1)
     raise AssertionError("condition not met in time")
+
+
+def test_a_card_error_from_stripe_is_permanent_and_shown(app, auth, stripe_api):
+    auth.signup()
+    auth.login()
+    stripe_api.on(
+        "POST",
+        "/v1/customers",
+        stripe_error(402, "Your card was declined.", "card_error"),
+    )
+    response = auth.post("/billing/checkout", {"plan": "pro"}, token_from="/pricing")
+    assert response.headers["Location"].endswith("/billing")
+    assert "Your card was declined." in auth.client.get("/billing").get_data(as_text=True)
+    with app.app_context():
+        try:
+            stripe_module.create_customer(email="x@example.com", user_id=1)
+        except Exception as error:  # noqa: BLE001 - the classification is what is tested
+            assert isinstance(error, PermanentError)
+            assert str(error).startswith("Stripe 402")
+        else:
+            raise AssertionError("a 402 must raise")
+
+
+def test_the_card_status_endpoint_reports_the_sync(app, auth, stripe_api, run_queued_tasks):
+    subscribed(auth, stripe_api)
+    auth.post("/billing/card/refresh", token_from="/billing")
+    assert auth.client.get("/billing/card/status").get_json() == {"sync": "pending", "card": None}
+    run_queued_tasks()
+    status = auth.client.get("/billing/card/status").get_json()
+    assert status["sync"] is None
+    assert status["card"] == {
+        "brand": "visa",
+        "last4": "4242",
+        "expires": "12/2030",
+        "expiring_soon": False,
+    }
