@@ -9,7 +9,7 @@ import pytest
 
 from saas.billing import stripe_api as stripe_module
 from saas.billing.models import BillingCustomer, Card, Invoice, StripeEvent, Subscription
-from saas.billing.tasks import retry_delay
+from saas.billing.tasks import process_stripe_event, retry_delay, sync_card
 from saas.extensions import db, huey
 from saas.jobs.retry import PermanentError
 from tests.support.accounts import months_from_now
@@ -153,6 +153,15 @@ def test_card_sync_honours_retry_after_on_429_and_retries_500(
     error = stripe_module.StripeTransientError("429", retry_after=30)
     with app.app_context():
         assert all(retry_delay(1, error) >= 30 for _ in range(20))
+
+    huey.flush()  # then Stripe answers 500: retried too, with the ordinary backoff
+    stripe_api.server.clear_all_handlers()
+    stripe_api.on("GET", f"/v1/customers/{CUSTOMER}", stripe_error(500, "Oops", "api_error"))
+    with app.app_context():
+        sync_card.call_local(rows(app, BillingCustomer)[0].user_id, 2)
+    run_queued_tasks()  # the consumer puts a task whose time has not come on the schedule
+    [retry] = huey.scheduled()
+    assert retry.args[1] == 3
 
 
 def test_card_sync_fails_at_once_on_a_4xx(app, auth, stripe_api, run_queued_tasks):
@@ -320,3 +329,27 @@ def test_the_card_status_endpoint_reports_the_sync(app, auth, stripe_api, run_qu
         "expires": "12/2030",
         "expiring_soon": False,
     }
+
+
+def test_an_event_whose_stripe_call_fails_transiently_is_retried(
+    app, auth, stripe_api, run_queued_tasks
+):
+    subscribed(auth, stripe_api)
+    stripe_api.server.clear_all_handlers()
+    stripe_api.on(
+        "GET", f"/v1/subscriptions/{SUBSCRIPTION}", stripe_error(503, "Busy", "api_error")
+    )
+    deliver(auth.client, "customer.subscription.updated", {"id": SUBSCRIPTION})
+    run_queued_tasks()
+    [event] = rows(app, StripeEvent)
+    assert (event.status, event.attempts) == ("received", 1)
+    assert "Stripe 503" in event.error
+    [retry] = huey.scheduled()
+    assert retry.args == (event.id,)
+    stripe_api.server.clear_all_handlers()
+    stripe_api.on("GET", f"/v1/subscriptions/{SUBSCRIPTION}", subscription())
+    with app.app_context():
+        process_stripe_event.call_local(event.id)  # what the worker does when the delay is up
+    [event] = rows(app, StripeEvent)
+    assert (event.status, event.attempts, event.error) == ("processed", 2, None)
+    assert rows(app, Subscription)[0].status == "active"
