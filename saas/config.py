@@ -80,6 +80,11 @@ def from_environment() -> dict:
         "INACTIVE_DELETE_AFTER_DAYS": _get_int("INACTIVE_DELETE_AFTER_DAYS", 0),
         "INACTIVE_DELETE_WARNING_DAYS": _get_int("INACTIVE_DELETE_WARNING_DAYS", 14),
         "JOB_BATCH_SIZE": _get_int("JOB_BATCH_SIZE", 1000),
+        # Reports
+        "REPORT_DIR": str(instance_path / "reports"),
+        "REPORT_RETENTION_HOURS": _get_int("REPORT_RETENTION_HOURS", 168),
+        "REPORT_PROGRESS_INTERVAL": float(_get("REPORT_PROGRESS_INTERVAL", "0.5")),
+        "REPORT_STREAM_SECONDS": float(_get("REPORT_STREAM_SECONDS", "25")),
         # Rate limits (Flask-Limiter); in memory without Redis
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         # A storage option, not Flask-Limiter's own prefix, which keeps its first app's value.

@@ -8,3 +8,5 @@ import saas.jobs.maintenance  # noqa: F401
 import saas.jobs.runner  # noqa: F401
 import saas.mail.jobs  # noqa: F401
 import saas.mail.tasks  # noqa: F401
+import saas.reports.jobs  # noqa: F401
+import saas.reports.tasks  # noqa: F401

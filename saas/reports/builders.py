@@ -1,0 +1,197 @@
+"""What each report contains. Rows are streamed in id order, JOB_BATCH_SIZE at a time, straight
+into the CSV file, so memory stays flat however large the account or the product."""
+
+import json
+from collections.abc import Iterator
+
+from flask import current_app
+
+from saas.auth.models import User
+from saas.billing.models import Card, Invoice, Subscription
+from saas.contact.models import ContactMessage
+from saas.extensions import db
+from saas.jobs.models import FAILED, JobRun
+from saas.mail.models import OutboundEmail
+
+HEADER = ["section", "record_id", "date", "summary", "details"]
+
+
+def _stream(query, id_column, batch_size: int) -> Iterator:
+    after = 0
+    while batch := db.session.execute(
+        query.where(id_column > after).order_by(id_column).limit(batch_size)
+    ).all():
+        yield from batch
+        after = batch[-1][0]
+        db.session.rollback()  # hold no transaction (or connection) between batches
+
+
+def _date(value) -> str:
+    return value.isoformat() if value else ""
+
+
+def _count(query) -> int:
+    return db.session.scalar(db.select(db.func.count()).select_from(query.subquery()))
+
+
+def account_export(user_id: int, progress, write) -> dict:
+    """Everything we hold about one customer, section by section."""
+    batch = current_app.config["JOB_BATCH_SIZE"]
+    user = db.session.get(User, user_id)
+    email = user.email
+    sections = [
+        (
+            "Invoices",
+            db.select(
+                Invoice.id,
+                Invoice.issued_at,
+                Invoice.number,
+                Invoice.status,
+                Invoice.amount_paid,
+                Invoice.amount_due,
+                Invoice.currency,
+            ).where(Invoice.user_id == user_id),
+            Invoice.id,
+            lambda r: (
+                r.issued_at,
+                f"Invoice {r.number or r.id}: {r.status}",
+                {"amount_paid": r.amount_paid, "amount_due": r.amount_due, "currency": r.currency},
+            ),
+        ),
+        (
+            "Emails sent",
+            db.select(
+                OutboundEmail.id,
+                OutboundEmail.created_at,
+                OutboundEmail.template,
+                OutboundEmail.status,
+                OutboundEmail.sent_at,
+            ).where(OutboundEmail.to_address == email),
+            OutboundEmail.id,
+            lambda r: (r.created_at, f"{r.template}: {r.status}", {"sent_at": _date(r.sent_at)}),
+        ),
+        (
+            "Contact messages",
+            db.select(
+                ContactMessage.id,
+                ContactMessage.created_at,
+                ContactMessage.message,
+                ContactMessage.ip_address,
+            ).where((ContactMessage.user_id == user_id) | (ContactMessage.email == email)),
+            ContactMessage.id,
+            lambda r: (r.created_at, r.message[:200], {"ip_address": r.ip_address}),
+        ),
+        (
+            "Subscriptions",
+            db.select(
+                Subscription.id,
+                Subscription.created_at,
+                Subscription.plan,
+                Subscription.status,
+                Subscription.current_period_end,
+            ).where(Subscription.user_id == user_id),
+            Subscription.id,
+            lambda r: (
+                r.created_at,
+                f"{r.plan}: {r.status}",
+                {"current_period_end": _date(r.current_period_end)},
+            ),
+        ),
+    ]
+    progress.start(total=2 + sum(_count(query) for _, query, _, _ in sections))
+    progress.stage("Profile and sign-ins")
+    write(
+        [
+            "Profile",
+            user.id,
+            _date(user.created_at),
+            email,
+            json.dumps({"role": user.role, "last_seen_at": _date(user.last_seen_at)}),
+        ]
+    )
+    write(
+        [
+            "Sign-ins",
+            user.id,
+            _date(user.current_sign_in_at),
+            f"{user.sign_in_count} sign-ins",
+            json.dumps(
+                {
+                    "current_ip": user.current_sign_in_ip,
+                    "previous": _date(user.last_sign_in_at),
+                    "previous_ip": user.last_sign_in_ip,
+                }
+            ),
+        ]
+    )
+    progress.advance(2)
+    card = db.session.execute(db.select(Card).where(Card.user_id == user_id)).scalar_one_or_none()
+    if card:
+        write(
+            [
+                "Card",
+                card.id,
+                _date(card.updated_at),
+                f"{card.brand} ending {card.last4}",
+                json.dumps({"expires": f"{card.exp_month:02d}/{card.exp_year}"}),
+            ]
+        )
+    rows = 2
+    for title, query, id_column, describe in sections:
+        progress.stage(title)
+        for row in _stream(query, id_column, batch):
+            when, summary, details = describe(row)
+            write([title, row[0], _date(when), summary, json.dumps(details)])
+            progress.advance(1)
+            rows += 1
+    return {"rows": rows}
+
+
+def _month(column):
+    if db.engine.dialect.name == "postgresql":
+        return db.func.to_char(column, "YYYY-MM")
+    return db.func.strftime("%Y-%m", column)
+
+
+def product_summary(user_id: int, progress, write) -> dict:
+    """Signups, active subscriptions, churn, revenue by month, failed jobs: aggregates computed by
+    the database, so a million users cost no memory here."""
+    queries = [
+        ("Signups by month", db.select(_month(User.created_at), db.func.count()).group_by(1)),
+        (
+            "Active subscriptions",
+            db.select(Subscription.plan, db.func.count())
+            .where(Subscription.status.in_(Subscription.ACTIVE))
+            .group_by(1),
+        ),
+        (
+            "Churn by month",
+            db.select(_month(Subscription.updated_at), db.func.count())
+            .where(Subscription.status == "canceled")
+            .group_by(1),
+        ),
+        (
+            "Revenue by month",
+            db.select(_month(Invoice.issued_at), db.func.sum(Invoice.amount_paid))
+            .where(Invoice.status == "paid")
+            .group_by(1),
+        ),
+        (
+            "Failed jobs",
+            db.select(JobRun.job, db.func.count()).where(JobRun.status == FAILED).group_by(1),
+        ),
+    ]
+    progress.start(total=len(queries))
+    summary = {}
+    for title, query in queries:
+        progress.stage(title)
+        results = sorted((str(key), int(value or 0)) for key, value in db.session.execute(query))
+        db.session.rollback()
+        for key, value in results:
+            write([title, "", "", key, json.dumps({"value": value})])
+        summary[title] = results
+        progress.advance(1)
+    return summary
+
+
+BUILDERS = {"account_export": account_export, "product_summary": product_summary}
