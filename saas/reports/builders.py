@@ -156,30 +156,37 @@ def _month(column):
 def product_summary(user_id: int, progress, write) -> dict:
     """Signups, active subscriptions, churn, revenue by month, failed jobs: aggregates computed by
     the database, so a million users cost no memory here."""
+
+    def grouped(key, value, *conditions):
+        return db.select(key, value).where(*conditions).group_by(key)
+
     queries = [
-        ("Signups by month", db.select(_month(User.created_at), db.func.count()).group_by(1)),
+        ("Signups by month", grouped(_month(User.created_at), db.func.count(User.id))),
         (
             "Active subscriptions",
-            db.select(Subscription.plan, db.func.count())
-            .where(Subscription.status.in_(Subscription.ACTIVE))
-            .group_by(1),
+            grouped(
+                Subscription.plan,
+                db.func.count(Subscription.id),
+                Subscription.status.in_(Subscription.ACTIVE),
+            ),
         ),
         (
             "Churn by month",
-            db.select(_month(Subscription.updated_at), db.func.count())
-            .where(Subscription.status == "canceled")
-            .group_by(1),
+            grouped(
+                _month(Subscription.updated_at),
+                db.func.count(Subscription.id),
+                Subscription.status == "canceled",
+            ),
         ),
         (
             "Revenue by month",
-            db.select(_month(Invoice.issued_at), db.func.sum(Invoice.amount_paid))
-            .where(Invoice.status == "paid")
-            .group_by(1),
+            grouped(
+                _month(Invoice.issued_at),
+                db.func.sum(Invoice.amount_paid),
+                Invoice.status == "paid",
+            ),
         ),
-        (
-            "Failed jobs",
-            db.select(JobRun.job, db.func.count()).where(JobRun.status == FAILED).group_by(1),
-        ),
+        ("Failed jobs", grouped(JobRun.job, db.func.count(JobRun.id), JobRun.status == FAILED)),
     ]
     progress.start(total=len(queries))
     summary = {}
