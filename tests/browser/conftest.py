@@ -1,0 +1,55 @@
+"""The browser suite: Playwright driving Debian's Chromium (never a downloaded browser) against
+the Procfile's web command, with the real worker. Screenshots of each final state are saved under
+BROWSER_ARTIFACTS (default .ci/artifacts/browser)."""
+
+import os
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from tests.support.procfile import ROOT
+from tests.support.smtp import free_port
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(os.environ.get("BROWSER_ARTIFACTS") or ROOT / ".ci" / "artifacts" / "browser")
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    if not Path(CHROMIUM).exists():
+        raise RuntimeError(f"{CHROMIUM} is missing: apt-get install chromium (scripts/test does)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def live_server(start_process, app):
+    """The Procfile's web command (gunicorn) on a free port of 127.0.0.1."""
+    port = free_port()
+    start_process("web", ("0.0.0.0:", "127.0.0.1:"), PORT=str(port), WEB_CONCURRENCY="1")
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/health", timeout=2)
+            return url
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+@pytest.fixture
+def page(chromium, request):
+    context = chromium.new_context()
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    yield page
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+    context.close()
