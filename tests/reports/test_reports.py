@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from saas.database import now_utc
-from saas.extensions import db
+from saas.extensions import db, huey
 from saas.reports import builders
 from saas.reports.models import Report
 from tests.support.accounts import make_user
@@ -157,3 +157,28 @@ def test_finished_files_are_pruned_after_their_retention(app, auth, runner, run_
     import os  # noqa: PLC0415
 
     assert not os.path.exists(file)
+
+
+def test_a_report_lost_by_the_queue_or_its_worker_is_recovered(app, auth, runner, run_queued_tasks):
+    auth.signup()
+    auth.login()
+    lost = request_report(auth)
+    huey.flush()  # what FLUSHALL does to this queue
+    dead = request_report(auth)
+    run_queued_tasks()
+    long_ago = now_utc() - timedelta(hours=2)
+    with app.app_context():
+        db.session.execute(
+            db.update(Report).where(Report.public_id == lost).values(created_at=long_ago)
+        )
+        db.session.execute(  # its worker died mid-build
+            db.update(Report)
+            .where(Report.public_id == dead)
+            .values(status="running", progress_updated_at=long_ago, processed=7)
+        )
+        db.session.commit()
+    result = runner.invoke(args=["jobs", "run", "sweep_reports", "--inline"])
+    assert "'requeued': 1, 'restarted': 1" in result.output
+    run_queued_tasks()
+    assert the_report(app, lost).status == "succeeded"
+    assert (the_report(app, dead).status, the_report(app, dead).attempts) == ("succeeded", 2)
