@@ -45,12 +45,12 @@ def wait_until(predicate, timeout=60.0):
 
 
 def assert_each_slot_ran_once(app, run_log: Path, first_slots: int) -> None:
-    runs = probe_runs(app)
-    slots = [run.slot_at for run in runs]
+    """Call with every scheduler stopped, so the set of slots no longer grows."""
+    wait_until(lambda: all(run.status == "succeeded" for run in probe_runs(app)))
+    slots = [run.slot_at for run in probe_runs(app)]
     assert len(slots) >= first_slots
     # Consecutive minutes: none lost, and the unique constraint allows no double.
     assert slots == [slots[0] + timedelta(minutes=n) for n in range(len(slots))]
-    wait_until(lambda: all(run.status == "succeeded" for run in probe_runs(app)))
     executions = Counter(run_log.read_text().split())
     assert sorted(executions) == sorted(slot.isoformat() for slot in slots)
     assert set(executions.values()) == {1}, executions
@@ -84,10 +84,12 @@ def test_a_replica_killed_mid_tick_loses_and_doubles_nothing(
     doomed.send_signal(signal.SIGKILL)
     doomed.wait(timeout=10)
     orphan = int(stalled.read_text())
-    start_scheduler(**env)  # the replacement
+    replacement = start_scheduler(**env)
     wait_until(lambda: len(probe_runs(app)) >= 12)
-    healthy.send_signal(signal.SIGTERM)
-    healthy.wait(timeout=20)
+    for scheduler in (healthy, replacement):
+        scheduler.send_signal(signal.SIGTERM)
+    for scheduler in (healthy, replacement):
+        assert scheduler.wait(timeout=20) == 0
     with app.app_context():
         assert db.session.get(JobRun, orphan).status in ("enqueued", "running", "succeeded")
     assert_each_slot_ran_once(app, run_log, first_slots=12)
