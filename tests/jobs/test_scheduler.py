@@ -177,10 +177,10 @@ def test_jobs_run_refuses_an_unknown_job(runner):
     assert "No job named 'nope'" in result.output
 
 
-@pytest.mark.app_config(JOB_LEASE=0.3)
+@pytest.mark.app_config(JOB_LEASE=1.2)
 def test_a_long_run_keeps_its_lease_so_the_sweep_leaves_it_alone(app, run_queued_tasks):
     def slow(run):
-        time.sleep(1.0)
+        time.sleep(3.0)  # well past the lease: only the renewals keep it
         with app.app_context():
             assert scheduler.sweep()["reclaimed"] == 0  # the lease was renewed meanwhile
             db.session.commit()
