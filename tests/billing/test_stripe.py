@@ -22,6 +22,7 @@ from tests.support.fake_stripe import (
     stripe_error,
     subscription,
 )
+from tests.support.waiting import wait_until
 
 
 def rows(app, model):
@@ -284,15 +285,6 @@ def test_the_whole_flow_with_the_real_worker(app, auth, client, stripe_api, star
     with app.app_context():
         card = db.session.execute(db.select(Card)).scalar_one()
         assert (card.stripe_payment_method_id, card.expiring_soon) == ("pm_2222", False)
-
-
-def wait_until(predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 def test_a_card_error_from_stripe_is_permanent_and_shown(app, auth, stripe_api):

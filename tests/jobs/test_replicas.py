@@ -9,6 +9,7 @@ from pathlib import Path
 
 from saas.extensions import db
 from saas.jobs.models import JobRun
+from tests.support.waiting import wait_until
 
 SIMULATED_START = datetime(2026, 6, 1, 10, 0, 30, tzinfo=UTC)
 
@@ -35,18 +36,9 @@ def probe_runs(app) -> list[JobRun]:
         )
 
 
-def wait_until(predicate, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
-
-
 def assert_each_slot_ran_once(app, run_log: Path, first_slots: int) -> None:
     """Call with every scheduler stopped, so the set of slots no longer grows."""
-    wait_until(lambda: all(run.status == "succeeded" for run in probe_runs(app)))
+    wait_until(lambda: all(run.status == "succeeded" for run in probe_runs(app)), timeout=60)
     slots = [run.slot_at for run in probe_runs(app)]
     assert len(slots) >= first_slots
     # Consecutive minutes: none lost, and the unique constraint allows no double.
@@ -62,7 +54,7 @@ def test_three_replicas_run_every_slot_exactly_once(app, start_scheduler, start_
     env = {**compressed_clock(), "PROBE_RUN_LOG": str(run_log)}
     start_worker(**env)
     replicas = [start_scheduler(**env) for _ in range(3)]
-    wait_until(lambda: len(probe_runs(app)) >= 15)
+    wait_until(lambda: len(probe_runs(app)) >= 15, timeout=60)
     for replica in replicas:
         replica.send_signal(signal.SIGTERM)
     for replica in replicas:
@@ -77,15 +69,15 @@ def test_a_replica_killed_mid_tick_loses_and_doubles_nothing(
     env = {**compressed_clock(), "PROBE_RUN_LOG": str(run_log)}
     start_worker(**env)
     healthy = start_scheduler(**env)
-    wait_until(lambda: len(probe_runs(app)) >= 3)
+    wait_until(lambda: len(probe_runs(app)) >= 3, timeout=60)
     # This one stops dead after its first winning claim commits, before it enqueues the task.
     doomed = start_scheduler(**env, PROBE_STALL_AFTER_CLAIM=str(stalled))
-    wait_until(stalled.exists)
+    wait_until(stalled.exists, timeout=60)
     doomed.send_signal(signal.SIGKILL)
     doomed.wait(timeout=10)
     orphan = int(stalled.read_text())
     replacement = start_scheduler(**env)
-    wait_until(lambda: len(probe_runs(app)) >= 12)
+    wait_until(lambda: len(probe_runs(app)) >= 12, timeout=60)
     for scheduler in (healthy, replacement):
         scheduler.send_signal(signal.SIGTERM)
     for scheduler in (healthy, replacement):

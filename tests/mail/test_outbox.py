@@ -1,7 +1,6 @@
 """Email that is never lost: the outbox with the real consumer and a real SMTP server."""
 
 import signal
-import time
 
 import pytest
 
@@ -10,6 +9,7 @@ from saas.jobs.retry import PermanentError, RetryPolicy
 from saas.mail import send_email
 from saas.mail.models import OutboundEmail
 from tests.support.auth import AuthActions
+from tests.support.waiting import wait_until
 
 FAST_RETRIES = {"MAIL_RETRY_BASE": "0.3", "MAIL_RETRY_CAP": "2"}
 FAST_SWEEP = {"MAIL_SWEEP_INTERVAL": "0.3", "MAIL_SWEEP_GRACE": "0.5", "MAIL_SEND_LEASE": "2"}
@@ -26,15 +26,6 @@ def emails(app) -> list[OutboundEmail]:
         return (
             db.session.execute(db.select(OutboundEmail).order_by(OutboundEmail.id)).scalars().all()
         )
-
-
-def wait_until(predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def test_retry_policy_backs_off_exponentially_with_full_jitter_and_a_cap():
