@@ -4,6 +4,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from datetime import timedelta
 
 from flask import current_app
@@ -70,7 +71,7 @@ def start_heartbeat_thread(app, kind: str) -> threading.Thread:
                 except Exception:
                     db.session.rollback()
                     log.exception("Heartbeat failed; trying again in %ss", interval)
-            threading.Event().wait(interval)
+            time.sleep(interval)
 
     thread = threading.Thread(target=loop, name=f"{kind}-heartbeat", daemon=True)
     thread.start()
