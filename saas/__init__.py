@@ -6,7 +6,7 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from saas import auth, billing, contact, health, pages, reports
+from saas import admin, auth, billing, contact, health, pages, reports
 from saas import config as settings
 from saas.auth.cli import users_cli
 from saas.errors import register_error_handlers
@@ -65,6 +65,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(contact.bp)
     app.register_blueprint(billing.bp)
     app.register_blueprint(reports.bp)
+    app.register_blueprint(admin.bp)
     app.register_blueprint(health.bp)
 
 
