@@ -3,6 +3,7 @@
 Calls made from the worker classify failures for the shared retry policy: network errors, 5xx
 and 429 are TransientError (429 carries its Retry-After), other 4xx are PermanentError."""
 
+import functools
 from dataclasses import dataclass
 
 import stripe
@@ -29,13 +30,20 @@ def _client() -> stripe.StripeClient:
     config = current_app.config
     if not config["STRIPE_SECRET_KEY"]:
         raise StripeNotConfigured("Set STRIPE_SECRET_KEY (and STRIPE_WEBHOOK_SECRET) to bill")
-    base = config["STRIPE_API_BASE"]
+    return _client_for(
+        config["STRIPE_SECRET_KEY"], config["STRIPE_API_BASE"], config["STRIPE_TIMEOUT"]
+    )
+
+
+@functools.cache
+def _client_for(secret_key: str, api_base: str | None, timeout: float) -> stripe.StripeClient:
+    """One client (and its HTTP connection pool) per configuration, not one per call."""
     return stripe.StripeClient(
-        config["STRIPE_SECRET_KEY"],
-        base_addresses={"api": base.rstrip("/")} if base else None,
+        secret_key,
+        base_addresses={"api": api_base.rstrip("/")} if api_base else None,
         # Our retry policy decides, in the worker; the SDK must not retry on its own.
         max_network_retries=0,
-        http_client=stripe.RequestsClient(timeout=config["STRIPE_TIMEOUT"]),
+        http_client=stripe.RequestsClient(timeout=timeout),
     )
 
 

@@ -19,10 +19,9 @@ from flask_login import current_user, login_required
 from saas.billing import services, stripe_api
 from saas.billing.models import StripeEvent, Subscription
 from saas.billing.tasks import process_stripe_event
-from saas.database import now_utc
+from saas.database import insert_on_conflict, now_utc
 from saas.extensions import csrf, db
 from saas.jobs.enqueue import enqueue_after_commit
-from saas.jobs.heartbeat import dialect_insert
 from saas.jobs.retry import PermanentError, TransientError
 from saas.urls import absolute_url
 
@@ -132,7 +131,7 @@ def webhook():
     except ValueError as error:
         return jsonify(error=str(error)), 400
     stored = db.session.execute(
-        dialect_insert(StripeEvent)
+        insert_on_conflict(StripeEvent)
         .values(
             stripe_event_id=event["id"],
             type=event["type"],

@@ -8,9 +8,8 @@ import time
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy.dialects import postgresql, sqlite
 
-from saas.database import now_utc
+from saas.database import insert_on_conflict, now_utc
 from saas.extensions import db
 from saas.jobs.models import Heartbeat
 
@@ -21,16 +20,10 @@ def process_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def dialect_insert(model):
-    """INSERT with ON CONFLICT support on both backends."""
-    dialect = db.engine.dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
-
-
 def beat(kind: str, name: str | None = None) -> None:
     """Record that this process is alive (the caller commits)."""
     now = now_utc()
-    statement = dialect_insert(Heartbeat).values(
+    statement = insert_on_conflict(Heartbeat).values(
         kind=kind, name=name or process_name(), started_at=now, last_seen_at=now
     )
     db.session.execute(

@@ -47,7 +47,7 @@ def run_job(run_id: int) -> None:
         # Only a run whose workers kept dying gets here (the sweep took it back each time).
         _finish(run_id, FAILED, error=f"gave up after {context.attempt - 1} attempts")
         return
-    if job.overlap == "skip" and _another_run_is_running(context):
+    if job.overlap == "skip" and is_running(context.job, other_than=run_id):
         _finish(run_id, SKIPPED, error="the previous run of this job was still running")
         return
     started = time.monotonic()
@@ -120,19 +120,14 @@ def _start(run_id: int) -> RunContext | None:
     )
 
 
-def _another_run_is_running(context: RunContext) -> bool:
-    other = db.session.execute(
-        db.select(JobRun.id)
-        .where(
-            JobRun.job == context.job,
-            JobRun.id != context.run_id,
-            JobRun.status == RUNNING,
-            JobRun.lease_expires_at > now_utc(),
-        )
-        .limit(1)
-    ).first()
-    db.session.rollback()
-    return other is not None
+def is_running(job_name: str, other_than: int | None = None) -> bool:
+    """Whether a run of `job_name` (other than run `other_than`) holds a live lease."""
+    query = db.select(JobRun.id).where(
+        JobRun.job == job_name, JobRun.status == RUNNING, JobRun.lease_expires_at > now_utc()
+    )
+    if other_than is not None:
+        query = query.where(JobRun.id != other_than)
+    return db.session.execute(query.limit(1)).first() is not None
 
 
 def _finish(run_id: int, status: str, *, duration: float | None = None, **values) -> None:

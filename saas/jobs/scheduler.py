@@ -15,13 +15,13 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 
-from saas.database import now_utc
+from saas.database import insert_on_conflict, now_utc
 from saas.extensions import db
 from saas.jobs import clock, heartbeat
 from saas.jobs.enqueue import enqueue_after_commit
 from saas.jobs.models import ENQUEUED, RETRYING, RUNNING, SKIPPED, STARTABLE, JobRun
 from saas.jobs.registry import REGISTRY, Job
-from saas.jobs.runner import run_job
+from saas.jobs.runner import is_running, run_job
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def claim(job: Job, now: datetime) -> list[int]:
     planned = plan(job, now)
     if not planned:
         return []
-    if job.overlap == "skip" and _running(job.name):
+    if job.overlap == "skip" and is_running(job.name):
         busy = "the previous run of this job was still running"
         planned = [(slot, SKIPPED, reason or busy) for slot, _status, reason in planned]
     stamp = now_utc()
@@ -80,7 +80,7 @@ def claim(job: Job, now: datetime) -> list[int]:
         for slot, status, reason in planned
     ]
     won = db.session.execute(
-        heartbeat.dialect_insert(JobRun)
+        insert_on_conflict(JobRun)
         .values(rows)
         .on_conflict_do_nothing(index_elements=["job", "slot_at"])
         .returning(JobRun.id, JobRun.status, JobRun.slot_at)
@@ -91,21 +91,6 @@ def claim(job: Job, now: datetime) -> list[int]:
     for row in won:
         log.info("Job %s slot %s: %s", job.name, row.slot_at.isoformat(), row.status)
     return enqueued
-
-
-def _running(job_name: str) -> bool:
-    return (
-        db.session.execute(
-            db.select(JobRun.id)
-            .where(
-                JobRun.job == job_name,
-                JobRun.status == RUNNING,
-                JobRun.lease_expires_at > now_utc(),
-            )
-            .limit(1)
-        ).first()
-        is not None
-    )
 
 
 def tick(now: datetime | None = None) -> list[int]:

@@ -205,3 +205,22 @@ def test_a_run_whose_workers_keep_dying_is_failed_after_its_retries(app, run_que
         run_job.call_local(run.id)
     [run] = runs(app, "sweep_outbox")
     assert (run.status, run.error) == ("failed", "gave up after 4 attempts")
+
+
+def test_a_run_that_starts_while_another_of_its_job_is_running_is_skipped(app, run_queued_tasks):
+    with app.app_context():
+        db.session.add(
+            JobRun(
+                job="sweep_outbox",
+                slot_at=MIDNIGHT,
+                status="running",
+                lease_expires_at=now_utc() + timedelta(minutes=5),
+            )
+        )
+        enqueue_manual_run("sweep_outbox")
+        db.session.commit()
+    run_queued_tasks()
+    manual = [r for r in runs(app, "sweep_outbox") if r.trigger == "manual"]
+    assert [(r.status, r.error) for r in manual] == [
+        ("skipped", "the previous run of this job was still running")
+    ]
