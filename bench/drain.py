@@ -15,7 +15,7 @@ import time
 from bench.common import Backend, SlowSink, cpu_seconds, start_process
 from saas.extensions import db
 from saas.mail import send_email
-from saas.mail.models import SENT, OutboundEmail
+from saas.mail.models import EmailStatus, OutboundEmail
 
 
 def main() -> None:
@@ -57,7 +57,7 @@ def drain(app, emails: int) -> tuple[float, int]:
         db.session.commit()  # the rows become due, and their tasks are enqueued
         while True:
             sent = db.session.execute(
-                db.select(db.func.count()).where(OutboundEmail.status == SENT)
+                db.select(db.func.count()).where(OutboundEmail.status == EmailStatus.SENT)
             ).scalar_one()
             db.session.rollback()
             if sent >= emails or time.monotonic() - started > 300:

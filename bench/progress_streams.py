@@ -19,7 +19,7 @@ from bench.common import Backend, start_process
 from bench.contact_load import parse_wrk, wait_until_serving
 from saas.auth.models import User
 from saas.extensions import db
-from saas.reports.models import RUNNING, Report
+from saas.reports.models import Report, ReportStatus
 from tests.support.smtp import free_port
 
 
@@ -59,7 +59,9 @@ def main() -> None:
             user.set_password("watcher-password")
             db.session.add(user)
             db.session.flush()
-            report = Report(user_id=user.id, kind="account_export", status=RUNNING, total=100)
+            report = Report(
+                user_id=user.id, kind="account_export", status=ReportStatus.RUNNING, total=100
+            )
             db.session.add(report)
             db.session.commit()
             public_id = report.public_id

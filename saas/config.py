@@ -72,6 +72,11 @@ def from_environment() -> dict:
         "SCHEDULER_SWEEP_INTERVAL": float(_get("SCHEDULER_SWEEP_INTERVAL", "30")),
         "SCHEDULER_ENQUEUE_GRACE": float(_get("SCHEDULER_ENQUEUE_GRACE", "120")),
         "JOB_LEASE": _get_int("JOB_LEASE", 600),
+        # Durable work: how long a pending row's task may be overdue before the sweep enqueues it
+        # again (kinds without a setting of their own), and how long a worker keeps trying to
+        # write an outcome while the database is unreachable.
+        "SWEEP_GRACE": float(_get("SWEEP_GRACE", "60")),
+        "OUTCOME_RETRY_FOR": float(_get("OUTCOME_RETRY_FOR", "300")),
         "JOB_RETENTION_DAYS": _get_int("JOB_RETENTION_DAYS", 90),
         "HEARTBEAT_INTERVAL": float(_get("HEARTBEAT_INTERVAL", "15")),
         # Jobs
@@ -84,6 +89,10 @@ def from_environment() -> dict:
         "REPORT_DIR": str(instance_path / "reports"),
         "REPORT_RETENTION_HOURS": _get_int("REPORT_RETENTION_HOURS", 168),
         "REPORT_PROGRESS_INTERVAL": float(_get("REPORT_PROGRESS_INTERVAL", "0.5")),
+        "REPORT_LEASE": _get_int("REPORT_LEASE", 60),
+        # A build that fails (or whose worker is lost) is tried again this many times.
+        "REPORT_RETRIES": _get_int("REPORT_RETRIES", 2),
+        "REPORT_RETRY_BASE": float(_get("REPORT_RETRY_BASE", "5")),
         "REPORT_STREAM_SECONDS": float(_get("REPORT_STREAM_SECONDS", "25")),
         # Rate limits (Flask-Limiter); in memory without Redis
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
@@ -138,6 +147,8 @@ def from_environment() -> dict:
         "STRIPE_WEBHOOK_SECRET": _get("STRIPE_WEBHOOK_SECRET"),
         "STRIPE_API_BASE": _get("STRIPE_API_BASE"),
         "STRIPE_TIMEOUT": float(_get("STRIPE_TIMEOUT", "10")),
+        # How long an event's processing or a card sync may go without renewing its lease.
+        "STRIPE_LEASE": _get_int("STRIPE_LEASE", 120),
         # Retries of Stripe calls made from the worker (429 honours Retry-After).
         "STRIPE_RETRIES": _get_int("STRIPE_RETRIES", 5),
         "STRIPE_RETRY_BASE": float(_get("STRIPE_RETRY_BASE", "2")),

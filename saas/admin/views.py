@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 
 from saas.extensions import db, huey
 from saas.jobs import clock, heartbeat
-from saas.jobs.models import FAILED, JobRun
+from saas.jobs.models import JobRun, RunStatus
 from saas.jobs.registry import REGISTRY
 from saas.jobs.runner import enqueue_manual_run
 from saas.mail.models import OutboundEmail
@@ -42,7 +42,7 @@ def index():
         ).all()
     )
     failed_runs = db.session.scalar(
-        db.select(db.func.count()).select_from(JobRun).where(JobRun.status == FAILED)
+        db.select(db.func.count()).select_from(JobRun).where(JobRun.status == RunStatus.FAILED)
     )
     queue_size = _queue_size()
     return render_template(
@@ -79,7 +79,10 @@ def jobs():
     ]
     recent = db.session.execute(db.select(JobRun).order_by(JobRun.id.desc()).limit(50)).scalars()
     failures = db.session.execute(
-        db.select(JobRun).where(JobRun.status == FAILED).order_by(JobRun.id.desc()).limit(20)
+        db.select(JobRun)
+        .where(JobRun.status == RunStatus.FAILED)
+        .order_by(JobRun.id.desc())
+        .limit(20)
     ).scalars()
     return render_template(
         "admin/jobs.html",

@@ -6,9 +6,18 @@ from flask import current_app
 
 from saas.auth.models import User
 from saas.billing import stripe_api
-from saas.billing.models import BillingCustomer, Invoice, Subscription
-from saas.extensions import db
-from saas.jobs.enqueue import enqueue_after_commit
+from saas.billing.models import (
+    CARD_SYNCS,
+    STRIPE_EVENTS,
+    BillingCustomer,
+    Invoice,
+    StripeEvent,
+    StripeEventStatus,
+    Subscription,
+)
+from saas.database import now_utc
+from saas.extensions import db, insert_on_conflict
+from saas.jobs import lifecycle
 
 
 def plans() -> list[dict]:
@@ -89,12 +98,55 @@ def store_invoice(user: User, state: stripe_api.InvoiceState) -> Invoice:
 
 def request_card_sync(user: User) -> None:
     """Fetch the card from Stripe in the worker; the billing page shows it is updating."""
-    from saas.billing.tasks import sync_card  # noqa: PLC0415 - tasks import this module
-
     if user.billing is None:
         return
-    user.billing.card_sync_status, user.billing.card_sync_error = "pending", None
-    enqueue_after_commit(sync_card, user.id)
+    for column, value in lifecycle.queued_values(CARD_SYNCS).items():
+        setattr(user.billing, column.key, value)
+    lifecycle.enqueue(CARD_SYNCS, user.billing.id)
+
+
+def store_webhook_event(event: dict) -> tuple[int, bool]:
+    """Store a verified event once by its id and queue its processing after commit; returns
+    (row id, whether it was stored before). A redelivery of an event that was stored but never
+    processed (its task lost) queues it again: the claim keeps a doubled task harmless."""
+    now = now_utc()
+    stored = db.session.execute(
+        insert_on_conflict(StripeEvent)
+        .values(
+            stripe_event_id=event["id"],
+            type=event["type"],
+            object_id=event["data"]["object"].get("id"),
+            stripe_created_at=_created(event),
+            payload=event,
+            status=StripeEventStatus.RECEIVED,
+            attempts=0,
+            received_at=now,
+            enqueued_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["stripe_event_id"])
+        .returning(StripeEvent.id)
+    ).scalar_one_or_none()
+    if stored is not None:
+        lifecycle.enqueue(STRIPE_EVENTS, stored)
+        return stored, False
+    row_id = _requeue_unprocessed(event["id"])
+    return row_id, True
+
+
+def _requeue_unprocessed(stripe_event_id: str) -> int:
+    """A redelivered event not yet processed: due now, and queued again."""
+    event = db.session.execute(
+        db.select(StripeEvent).where(StripeEvent.stripe_event_id == stripe_event_id)
+    ).scalar_one()
+    if event.status in STRIPE_EVENTS.pending:
+        event.enqueued_at = now_utc()
+        lifecycle.enqueue(STRIPE_EVENTS, event.id)
+    return event.id
+
+
+def _created(event: dict) -> datetime:
+    created = event.get("created")
+    return datetime.fromtimestamp(created, UTC) if isinstance(created, int) else now_utc()
 
 
 def invoices(user: User) -> list[Invoice]:

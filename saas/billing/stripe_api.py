@@ -17,9 +17,7 @@ class StripeNotConfigured(RuntimeError):
 
 
 class StripeTransientError(TransientError):
-    def __init__(self, message: str, retry_after: float | None = None):
-        super().__init__(message)
-        self.retry_after = retry_after
+    """Stripe unreachable, 5xx, or 429 (with its Retry-After)."""
 
 
 def configured() -> bool:

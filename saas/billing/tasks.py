@@ -1,86 +1,62 @@
 """Worker tasks that talk to Stripe: processing webhook events, syncing the card on file.
 
 Both are safe to run twice and in any order: they act on state fetched from Stripe, not on the
-event's copy. Transient failures (network, 5xx, 429 after its Retry-After) are retried with the
-shared backoff policy; permanent ones (other 4xx) fail at once and are kept with their error."""
+event's copy. Both go through the durable-work lifecycle: claimed, leased, retried with the
+shared policy (Stripe's Retry-After honoured) and swept when their task or worker vanished."""
 
 import logging
-
-from flask import current_app
 
 from saas.auth.models import User
 from saas.billing import services, stripe_api
 from saas.billing.cards import save_card
-from saas.billing.models import StripeEvent
+from saas.billing.models import (
+    CARD_SYNCS,
+    STRIPE_EVENTS,
+    BillingCustomer,
+    CardSyncStatus,
+    StripeEvent,
+    StripeEventStatus,
+)
 from saas.database import now_utc
-from saas.extensions import db, huey
-from saas.jobs.retry import RetryPolicy, TransientError
+from saas.extensions import db
+from saas.jobs import lifecycle
+from saas.jobs.retry import PermanentError
 from saas.mail import send_email
 from saas.urls import absolute_url
 
 log = logging.getLogger(__name__)
-
-RECEIVED, PROCESSING, PROCESSED, IGNORED, FAILED = (
-    "received",
-    "processing",
-    "processed",
-    "ignored",
-    "failed",
-)
+PROCESSED, IGNORED = StripeEventStatus.PROCESSED, StripeEventStatus.IGNORED
 
 
-def retry_policy() -> RetryPolicy:
-    config = current_app.config
-    return RetryPolicy(
-        config["STRIPE_RETRIES"], config["STRIPE_RETRY_BASE"], config["STRIPE_RETRY_CAP"]
-    )
-
-
-def retry_delay(attempt: int, error: Exception) -> float:
-    """Backoff with jitter, but never sooner than Stripe's Retry-After."""
-    delay = retry_policy().delay(attempt)
-    retry_after = getattr(error, "retry_after", None)
-    return max(delay, retry_after) if retry_after else delay
-
-
-@huey.task()
+@lifecycle.durable_task(STRIPE_EVENTS)
 def process_stripe_event(event_row_id: int) -> None:
-    claimed = db.session.execute(
-        db.update(StripeEvent)
-        .where(StripeEvent.id == event_row_id, StripeEvent.status == RECEIVED)
-        .values(status=PROCESSING, attempts=StripeEvent.attempts + 1)
-        .returning(StripeEvent.attempts)
-        .execution_options(synchronize_session=False)
-    ).one_or_none()
-    db.session.commit()
+    claimed = lifecycle.claim(STRIPE_EVENTS, event_row_id)
     if claimed is None:
         return  # processed already, or being processed
     event = db.session.get(StripeEvent, event_row_id)
-    handler = HANDLERS.get(event.type)
     try:
-        status = handler(event.payload["data"]["object"], event.type) if handler else IGNORED
+        with lifecycle.lease_kept(STRIPE_EVENTS, event_row_id):
+            status = handle(event)
+            db.session.commit()  # effects first: a worker lost after this reprocesses harmlessly
     except Exception as error:
         db.session.rollback()
-        _event_failed(event_row_id, claimed.attempts, error)
+        failure = lifecycle.fail(STRIPE_EVENTS, event_row_id, claimed.attempts, error)
+        log.warning("Stripe event %s failed: %s (now %s)", event_row_id, error, failure.status)
         return
-    event.status, event.processed_at, event.error = status, now_utc(), None
-    db.session.commit()
+    values = {StripeEvent.processed_at: now_utc(), StripeEvent.error: None}
+    lifecycle.finish(STRIPE_EVENTS, event_row_id, status, values)
     log.info("Stripe event %s (%s): %s", event.stripe_event_id, event.type, status)
 
 
-def _event_failed(event_row_id: int, attempt: int, error: Exception) -> None:
-    event = db.session.get(StripeEvent, event_row_id)
-    event.error = f"{type(error).__name__}: {error}"[:2000]
-    if retry_policy().should_retry(attempt, error) and isinstance(error, TransientError):
-        delay = retry_delay(attempt, error)
-        event.status = RECEIVED
-        db.session.commit()
-        process_stripe_event.schedule((event_row_id,), delay=delay)
-        log.warning("Stripe event %s failed (%s); retry in %.0fs", event_row_id, error, delay)
-    else:
-        event.status = FAILED
-        db.session.commit()
-        log.error("Stripe event %s failed for good: %s", event_row_id, event.error)
+def handle(event: StripeEvent) -> str:
+    """Apply one event; its payload was checked for shape when it was stored."""
+    handler = HANDLERS.get(event.type)
+    if handler is None:
+        return IGNORED
+    obj = (event.payload.get("data") or {}).get("object")
+    if not isinstance(obj, dict):
+        raise PermanentError("the event has no data.object")
+    return handler(obj, event.type)
 
 
 def _sync_subscription(subscription_id: str) -> User | None:
@@ -147,38 +123,32 @@ HANDLERS = {
 }
 
 
-@huey.task()
-def sync_card(user_id: int, attempt: int = 1) -> None:
+@lifecycle.durable_task(CARD_SYNCS)
+def sync_card(billing_customer_id: int) -> None:
     """Fetch the default card from Stripe and store it; the expiring flag is recomputed at once."""
-    user = db.session.get(User, user_id)
-    if user is None or user.billing is None:
+    claimed = lifecycle.claim(CARD_SYNCS, billing_customer_id)
+    if claimed is None:
         return
+    customer = db.session.get(BillingCustomer, billing_customer_id)
     try:
-        card = stripe_api.default_card(user.billing.stripe_customer_id)
+        card = stripe_api.default_card(customer.stripe_customer_id)
+        if card is not None:
+            stored = save_card(
+                customer.user,
+                brand=card.brand,
+                last4=card.last4,
+                exp_month=card.exp_month,
+                exp_year=card.exp_year,
+            )
+            stored.stripe_payment_method_id = card.payment_method_id
+        db.session.commit()
     except Exception as error:
         db.session.rollback()
-        if isinstance(error, TransientError) and retry_policy().should_retry(attempt, error):
-            delay = retry_delay(attempt, error)
-            sync_card.schedule((user_id, attempt + 1), delay=delay)
-            log.warning("Card sync for user %s failed (%s); retry in %.0fs", user_id, error, delay)
-            return
-        user.billing.card_sync_status = "failed"
-        user.billing.card_sync_error = f"{error}"[:500]
-        db.session.commit()
-        log.error("Card sync for user %s failed: %s", user_id, error)
+        failure = lifecycle.fail(CARD_SYNCS, billing_customer_id, claimed.attempts, error)
+        log.warning("Card sync %s failed: %s (now %s)", billing_customer_id, error, failure.status)
         return
-    if card is not None:
-        stored = save_card(
-            user,
-            brand=card.brand,
-            last4=card.last4,
-            exp_month=card.exp_month,
-            exp_year=card.exp_year,
-        )
-        stored.stripe_payment_method_id = card.payment_method_id
-    user.billing.card_sync_status, user.billing.card_sync_error = None, None
-    user.billing.card_synced_at = now_utc()
-    db.session.commit()
+    values = {BillingCustomer.card_synced_at: now_utc(), BillingCustomer.card_sync_error: None}
+    lifecycle.finish(CARD_SYNCS, billing_customer_id, CardSyncStatus.SYNCED, values)
 
 
 __all__ = ["process_stripe_event", "sync_card"]

@@ -1,6 +1,5 @@
 """Billing pages, Checkout and Portal redirects, the Stripe webhook, and the billing banners."""
 
-from datetime import UTC, datetime
 from functools import wraps
 
 from flask import (
@@ -17,11 +16,8 @@ from flask import (
 from flask_login import current_user, login_required
 
 from saas.billing import services, stripe_api
-from saas.billing.models import StripeEvent, Subscription
-from saas.billing.tasks import process_stripe_event
-from saas.database import insert_on_conflict, now_utc
+from saas.billing.models import Subscription
 from saas.extensions import csrf, db
-from saas.jobs.enqueue import enqueue_after_commit
 from saas.jobs.retry import PermanentError, TransientError
 from saas.urls import absolute_url
 
@@ -35,7 +31,7 @@ def billing():
         "billing/index.html",
         configured=stripe_api.configured(),
         card=current_user.card,
-        sync_status=current_user.billing.card_sync_status if current_user.billing else None,
+        sync_status=current_user.billing.card_sync_state if current_user.billing else None,
         subscription=services.current_subscription(current_user),
         plan_names={plan["key"]: plan["name"] for plan in services.plans()},
         invoices=services.invoices(current_user),
@@ -48,7 +44,7 @@ def card_status():
     """What the billing page polls while the card is being fetched from Stripe."""
     card = current_user.card
     return jsonify(
-        sync=current_user.billing.card_sync_status if current_user.billing else None,
+        sync=current_user.billing.card_sync_state if current_user.billing else None,
         card=None
         if card is None
         else {
@@ -126,33 +122,23 @@ def webhook():
         event = stripe_api.verified_event(
             request.get_data(), request.headers.get("Stripe-Signature")
         )
-    except stripe_api.StripeNotConfigured as error:
+    except (stripe_api.StripeNotConfigured, ValueError) as error:
         return jsonify(error=str(error)), 400
-    except ValueError as error:
-        return jsonify(error=str(error)), 400
-    stored = db.session.execute(
-        insert_on_conflict(StripeEvent)
-        .values(
-            stripe_event_id=event["id"],
-            type=event["type"],
-            object_id=(event.get("data", {}).get("object") or {}).get("id"),
-            stripe_created_at=_created(event),
-            payload=event,
-            status="received",
-            attempts=0,
-            received_at=now_utc(),
-        )
-        .on_conflict_do_nothing(index_elements=["stripe_event_id"])
-        .returning(StripeEvent.id)
-    ).scalar_one_or_none()
-    if stored is not None:
-        enqueue_after_commit(process_stripe_event, stored)
+    if not _well_formed(event):
+        return jsonify(error="The event has no id, type or data.object"), 400
+    _row_id, duplicate = services.store_webhook_event(event)
     db.session.commit()
-    return jsonify(received=True, duplicate=stored is None), 200
+    return jsonify(received=True, duplicate=duplicate), 200
 
 
-def _created(event: dict) -> datetime:
-    return datetime.fromtimestamp(event.get("created") or now_utc().timestamp(), UTC)
+def _well_formed(event) -> bool:
+    if not isinstance(event, dict) or not isinstance(event.get("data"), dict):
+        return False
+    return (
+        isinstance(event.get("id"), str)
+        and isinstance(event.get("type"), str)
+        and isinstance(event["data"].get("object"), dict)
+    )
 
 
 def subscription_required(view):

@@ -1,13 +1,22 @@
-"""Housekeeping jobs: run-record retention."""
+"""Housekeeping jobs: the sweep of every kind of durable work, run-record retention."""
 
 from datetime import timedelta
 
 from flask import current_app
 
 from saas.extensions import db
-from saas.jobs import heartbeat
+from saas.jobs import heartbeat, lifecycle
 from saas.jobs.models import FINISHED, JobRun
 from saas.jobs.registry import RunContext, periodic
+
+
+@periodic("* * * * *", catch_up="skip", overlap="skip", lease=60)
+def sweep(run: RunContext) -> dict:
+    """Every kind of durable work: re-enqueue rows whose task vanished, take back rows whose
+    worker vanished. (The scheduler sweeps job runs on its own too: this job's own run cannot
+    be recovered by itself.)"""
+    counts = lifecycle.sweep_all()
+    return {kind: kind_counts for kind, kind_counts in counts.items() if any(kind_counts.values())}
 
 
 @periodic("30 3 * * *", catch_up="latest", overlap="skip")

@@ -2,24 +2,34 @@
 heartbeats of scheduler and worker processes."""
 
 from datetime import datetime
+from enum import StrEnum
 
+from flask import current_app
 from sqlalchemy import JSON, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from saas.database import now_utc
 from saas.extensions import db
+from saas.jobs.lifecycle import Kind
+from saas.jobs.registry import DEFAULT_JOB_RETRY
 
-ENQUEUED = "enqueued"
-RUNNING = "running"
-SUCCEEDED = "succeeded"
-FAILED = "failed"
-RETRYING = "retrying"
-SKIPPED = "skipped"
-STARTABLE = (ENQUEUED, RETRYING)
-FINISHED = (SUCCEEDED, FAILED, SKIPPED)
 
-SCHEDULED = "scheduled"  # a cron slot
-MANUAL = "manual"  # flask jobs run, the admin console
+class RunStatus(StrEnum):
+    ENQUEUED = "enqueued"
+    RUNNING = "running"
+    RETRYING = "retrying"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+STARTABLE = (RunStatus.ENQUEUED, RunStatus.RETRYING)
+FINISHED = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.SKIPPED)
+
+
+class Trigger(StrEnum):
+    SCHEDULED = "scheduled"  # a cron slot
+    MANUAL = "manual"  # flask jobs run, the admin console
 
 
 class JobRun(db.Model):
@@ -35,8 +45,8 @@ class JobRun(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     job: Mapped[str] = mapped_column(String(100))
     slot_at: Mapped[datetime | None]
-    trigger: Mapped[str] = mapped_column(String(16), default=SCHEDULED)
-    status: Mapped[str] = mapped_column(String(16), default=ENQUEUED)
+    trigger: Mapped[str] = mapped_column(String(16), default=Trigger.SCHEDULED)
+    status: Mapped[str] = mapped_column(String(16), default=RunStatus.ENQUEUED)
     attempt: Mapped[int] = mapped_column(default=0)
     enqueued_at: Mapped[datetime | None]
     started_at: Mapped[datetime | None]
@@ -52,6 +62,26 @@ class JobRun(db.Model):
 
     def __repr__(self) -> str:
         return f"<JobRun {self.id} {self.job} {self.slot_at} {self.status}>"
+
+
+JOB_RUNS = Kind(
+    name="job_run",
+    model=JobRun,
+    status=JobRun.status,
+    attempts=JobRun.attempt,
+    lease_expires_at=JobRun.lease_expires_at,
+    due_at=JobRun.enqueued_at,
+    error=JobRun.error,
+    traceback=JobRun.traceback,
+    pending=STARTABLE,
+    active=RunStatus.RUNNING,
+    retrying=RunStatus.RETRYING,
+    failed=RunStatus.FAILED,
+    lease=lambda: current_app.config["JOB_LEASE"],
+    # Each job may have its own policy (the runner passes it); the sweep gives up after this one's.
+    policy=lambda: DEFAULT_JOB_RETRY,
+    grace=lambda: current_app.config["SCHEDULER_ENQUEUE_GRACE"],
+)
 
 
 class Heartbeat(db.Model):

@@ -5,15 +5,17 @@ SCHEDULER_TIMEZONE. DST follows cronsim (as Debian's cron does): a local time th
 runs once at the jump, a local time that repeats runs once."""
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from cronsim import CronSim, CronSimError
 
+from saas.jobs import clock
 from saas.jobs.retry import RetryPolicy
 
 CATCH_UP_POLICIES = ("skip", "latest", "all")
+DEFAULT_JOB_RETRY = RetryPolicy(retries=3, base=30, cap=600)
 OVERLAP_POLICIES = ("skip", "allow")
 
 
@@ -25,7 +27,8 @@ class Job:
     catch_up: str = "latest"
     overlap: str = "skip"
     catch_up_window: timedelta = timedelta(hours=24)
-    retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(retries=3, base=30, cap=600))
+    retry: RetryPolicy = DEFAULT_JOB_RETRY
+    lease: float | None = None  # seconds a run may go without renewing; None: JOB_LEASE
 
     def slots(self, after: datetime, until: datetime, timezone: str) -> Iterator[datetime]:
         """The job's slots in (after, until], in UTC."""
@@ -54,6 +57,7 @@ def periodic(
     overlap: str = "skip",
     catch_up_window: timedelta = timedelta(hours=24),
     retry: RetryPolicy | None = None,
+    lease: float | None = None,
 ):
     """Declare a scheduled job. The function takes a `RunContext` and returns a JSON-able
     summary (stored on the run record). It must be idempotent: a slot may run twice."""
@@ -72,6 +76,7 @@ def periodic(
             catch_up=catch_up,
             overlap=overlap,
             catch_up_window=catch_up_window,
+            lease=lease,
             **({"retry": retry} if retry else {}),
         )
         if job.name in REGISTRY and REGISTRY[job.name].func is not func:
@@ -95,7 +100,7 @@ class RunContext:
     @property
     def as_of(self) -> datetime:
         """The moment the run stands for: its slot, or now for a manual run."""
-        return self.slot_at or datetime.now(UTC)
+        return self.slot_at or clock.now()
 
 
 def get_job(name: str) -> Job:

@@ -5,28 +5,15 @@ import os
 import socket
 import threading
 import time
-import traceback
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import timedelta
 
 from flask import current_app
 
 from saas.database import now_utc
-from saas.extensions import db, huey
+from saas.extensions import db
+from saas.jobs import lifecycle
 from saas.jobs.enqueue import IdOf, enqueue_after_commit
-from saas.jobs.models import (
-    ENQUEUED,
-    FAILED,
-    MANUAL,
-    RETRYING,
-    RUNNING,
-    SKIPPED,
-    STARTABLE,
-    SUCCEEDED,
-    JobRun,
-)
-from saas.jobs.registry import RunContext, get_job
+from saas.jobs.models import JOB_RUNS, JobRun, RunStatus, Trigger
+from saas.jobs.registry import Job, RunContext, get_job
 
 log = logging.getLogger(__name__)
 
@@ -35,146 +22,108 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.current_thread().name}"
 
 
-@huey.task()
+@lifecycle.durable_task(JOB_RUNS)
 def run_job(run_id: int) -> None:
-    """Execute run `run_id` once: a conditional update starts it, so a duplicate task (from the
-    sweep, or a queue that delivered twice) finds it taken and does nothing."""
-    context = _start(run_id)
+    """Execute run `run_id` once: the claim is a conditional update, so a duplicate task (from
+    the sweep, or a queue that delivered twice) finds it taken and does nothing."""
+    context, job = _start(run_id)
     if context is None:
         return
-    job = get_job(context.job)
-    if context.attempt > job.retry.retries + 1:
-        # Only a run whose workers kept dying gets here (the sweep took it back each time).
-        _finish(run_id, FAILED, error=f"gave up after {context.attempt - 1} attempts")
-        return
-    if job.overlap == "skip" and is_running(context.job, other_than=run_id):
-        _finish(run_id, SKIPPED, error="the previous run of this job was still running")
+    if job.overlap == "skip" and is_running(job.name, other_than=run_id):
+        _finish(run_id, RunStatus.SKIPPED, error="the previous run of this job was still running")
         return
     started = time.monotonic()
     try:
-        with _lease_kept_alive(run_id):
+        with lifecycle.lease_kept(JOB_RUNS, run_id, lease_of(job)):
             result = job.func(context)
-        db.session.commit()
+            db.session.commit()
     except Exception as error:
         db.session.rollback()
         _record_failure(context, job, error, time.monotonic() - started)
         return
-    _finish(run_id, SUCCEEDED, result=result, duration=time.monotonic() - started)
-    log.info("Job %s (run %s) succeeded: %s", context.job, run_id, result)
+    _finish(run_id, RunStatus.SUCCEEDED, result=result, duration=time.monotonic() - started)
+    log.info("Job %s (run %s) succeeded: %s", job.name, run_id, result)
 
 
-@contextmanager
-def _lease_kept_alive(run_id: int) -> Iterator[None]:
-    """Extend the run's lease every third of JOB_LEASE while it runs, so only a run whose
-    worker died is taken back by the sweep, however long the job takes."""
-    app = current_app._get_current_object()
-    lease = app.config["JOB_LEASE"]
-    done = threading.Event()
-
-    def renew() -> None:
-        while not done.wait(lease / 3):
-            with app.app_context():
-                try:
-                    db.session.execute(
-                        db.update(JobRun)
-                        .where(JobRun.id == run_id, JobRun.status == RUNNING)
-                        .values(lease_expires_at=now_utc() + timedelta(seconds=lease))
-                        .execution_options(synchronize_session=False)
-                    )
-                    db.session.commit()
-                except Exception:
-                    db.session.rollback()
-                    log.exception("Could not renew the lease of run %s", run_id)
-
-    renewer = threading.Thread(target=renew, name=f"lease-{run_id}", daemon=True)
-    renewer.start()
-    try:
-        yield
-    finally:
-        done.set()
+def lease_of(job: Job) -> float:
+    return job.lease or current_app.config["JOB_LEASE"]
 
 
-def _start(run_id: int) -> RunContext | None:
+def _start(run_id: int) -> tuple[RunContext | None, Job | None]:
+    name = db.session.execute(db.select(JobRun.job).where(JobRun.id == run_id)).scalar()
+    if name is None:
+        db.session.rollback()
+        return None, None
+    job = get_job(name)
     now = now_utc()
-    lease = timedelta(seconds=current_app.config["JOB_LEASE"])
-    row = db.session.execute(
-        db.update(JobRun)
-        .where(JobRun.id == run_id, JobRun.status.in_(STARTABLE))
-        .values(
-            status=RUNNING,
-            attempt=JobRun.attempt + 1,
-            started_at=now,
-            finished_at=None,
-            lease_expires_at=now + lease,
-            worker=worker_name(),
-            updated_at=now,
-        )
-        .returning(JobRun.job, JobRun.slot_at, JobRun.attempt, JobRun.trigger)
-        .execution_options(synchronize_session=False)
-    ).one_or_none()
-    db.session.commit()
-    if row is None:
-        return None
-    return RunContext(
-        run_id=run_id, job=row.job, slot_at=row.slot_at, attempt=row.attempt, trigger=row.trigger
+    row = lifecycle.claim(
+        JOB_RUNS,
+        run_id,
+        lease=lease_of(job),
+        returning=(JobRun.slot_at, JobRun.trigger),
+        values={
+            JobRun.started_at: now,
+            JobRun.finished_at: None,
+            JobRun.worker: worker_name(),
+            JobRun.updated_at: now,
+        },
     )
+    if row is None:
+        return None, None
+    context = RunContext(
+        run_id=run_id, job=name, slot_at=row.slot_at, attempt=row.attempts, trigger=row.trigger
+    )
+    return context, job
 
 
 def is_running(job_name: str, other_than: int | None = None) -> bool:
     """Whether a run of `job_name` (other than run `other_than`) holds a live lease."""
     query = db.select(JobRun.id).where(
-        JobRun.job == job_name, JobRun.status == RUNNING, JobRun.lease_expires_at > now_utc()
+        JobRun.job == job_name,
+        JobRun.status == RunStatus.RUNNING,
+        JobRun.lease_expires_at > now_utc(),
     )
     if other_than is not None:
         query = query.where(JobRun.id != other_than)
     return db.session.execute(query.limit(1)).first() is not None
 
 
-def _finish(run_id: int, status: str, *, duration: float | None = None, **values) -> None:
+def _timing(duration: float | None) -> dict:
     now = now_utc()
-    db.session.execute(
-        db.update(JobRun)
-        .where(JobRun.id == run_id)
-        .values(
-            status=status,
-            finished_at=now,
-            updated_at=now,
-            lease_expires_at=None,
-            duration_ms=None if duration is None else round(duration * 1000),
-            **values,
-        )
-        .execution_options(synchronize_session=False)
+    return {
+        JobRun.finished_at: now,
+        JobRun.updated_at: now,
+        JobRun.duration_ms: None if duration is None else round(duration * 1000),
+    }
+
+
+def _finish(run_id: int, status: str, *, duration: float | None = None, **values) -> None:
+    changes = {getattr(JobRun, name): value for name, value in values.items()}
+    lifecycle.finish(JOB_RUNS, run_id, status, {**_timing(duration), **changes})
+
+
+def _record_failure(context: RunContext, job: Job, error: Exception, duration: float) -> None:
+    failure = lifecycle.fail(
+        JOB_RUNS, context.run_id, context.attempt, error, _timing(duration), policy=job.retry
     )
-    db.session.commit()
-
-
-def _record_failure(context: RunContext, job, error: Exception, duration: float) -> None:
-    message = f"{type(error).__name__}: {error}"[:2000]
-    details = traceback.format_exc()[-20000:]
-    if job.retry.should_retry(context.attempt, error):
-        delay = job.retry.delay(context.attempt)
-        retry_at = now_utc() + timedelta(seconds=delay)
-        _finish(
-            context.run_id,
-            RETRYING,
-            duration=duration,
-            error=message,
-            traceback=details,
-            enqueued_at=retry_at,  # when the sweep should expect it to have started
-        )
-        run_job.schedule((context.run_id,), delay=delay)
+    if failure.status == RunStatus.RETRYING:
         log.warning(
-            "Job %s (run %s) failed: %s; retry in %.0fs", job.name, context.run_id, message, delay
+            "Job %s (run %s) failed: %s; retry in %.0fs",
+            job.name,
+            context.run_id,
+            failure.error,
+            failure.retry_in,
         )
+    elif failure.status == RunStatus.FAILED:
+        log.error("Job %s (run %s) failed for good: %s", job.name, context.run_id, failure.error)
     else:
-        _finish(context.run_id, FAILED, duration=duration, error=message, traceback=details)
-        log.error("Job %s (run %s) failed for good: %s", job.name, context.run_id, message)
+        log.warning("Job %s (run %s) failed after the sweep took it back", job.name, context.run_id)
 
 
 def create_manual_run(name: str) -> JobRun:
     """An ad hoc run of `name`, recorded as such; it claims no slot."""
     get_job(name)
-    run = JobRun(job=name, trigger=MANUAL, status=ENQUEUED, enqueued_at=now_utc())
+    run = JobRun(job=name, trigger=Trigger.MANUAL, status=RunStatus.ENQUEUED, enqueued_at=now_utc())
     db.session.add(run)
     return run
 

@@ -15,11 +15,11 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 
-from saas.database import insert_on_conflict, now_utc
-from saas.extensions import db
-from saas.jobs import clock, heartbeat
+from saas.database import now_utc
+from saas.extensions import db, insert_on_conflict
+from saas.jobs import clock, heartbeat, lifecycle
 from saas.jobs.enqueue import enqueue_after_commit
-from saas.jobs.models import ENQUEUED, RETRYING, RUNNING, SKIPPED, STARTABLE, JobRun
+from saas.jobs.models import JOB_RUNS, JobRun, RunStatus
 from saas.jobs.registry import REGISTRY, Job
 from saas.jobs.runner import is_running, run_job
 
@@ -53,7 +53,10 @@ def plan(job: Job, now: datetime) -> list[tuple[datetime, str, str | None]]:
     else:  # skip: only a slot that is on time
         chosen = [slot for slot in due[-1:] if now - slot <= misfire_grace()]
     missed = f"missed while no scheduler ran (catch_up={job.catch_up})"
-    return [(slot, ENQUEUED, None) if slot in chosen else (slot, SKIPPED, missed) for slot in due]
+    return [
+        (slot, RunStatus.ENQUEUED, None) if slot in chosen else (slot, RunStatus.SKIPPED, missed)
+        for slot in due
+    ]
 
 
 def claim(job: Job, now: datetime) -> list[int]:
@@ -64,7 +67,7 @@ def claim(job: Job, now: datetime) -> list[int]:
         return []
     if job.overlap == "skip" and is_running(job.name):
         busy = "the previous run of this job was still running"
-        planned = [(slot, SKIPPED, reason or busy) for slot, _status, reason in planned]
+        planned = [(slot, RunStatus.SKIPPED, reason or busy) for slot, _status, reason in planned]
     stamp = now_utc()
     rows = [
         {
@@ -72,8 +75,8 @@ def claim(job: Job, now: datetime) -> list[int]:
             "slot_at": slot,
             "status": status,
             "error": reason,
-            "enqueued_at": stamp if status == ENQUEUED else None,
-            "finished_at": stamp if status == SKIPPED else None,
+            "enqueued_at": stamp if status == RunStatus.ENQUEUED else None,
+            "finished_at": stamp if status == RunStatus.SKIPPED else None,
             "created_at": stamp,
             "updated_at": stamp,
         }
@@ -85,7 +88,7 @@ def claim(job: Job, now: datetime) -> list[int]:
         .on_conflict_do_nothing(index_elements=["job", "slot_at"])
         .returning(JobRun.id, JobRun.status, JobRun.slot_at)
     ).all()
-    enqueued = [row.id for row in won if row.status == ENQUEUED]
+    enqueued = [row.id for row in won if row.status == RunStatus.ENQUEUED]
     for run_id in enqueued:
         enqueue_after_commit(run_job, run_id)
     for row in won:
@@ -109,39 +112,7 @@ def tick(now: datetime | None = None) -> list[int]:
 
 def sweep() -> dict[str, int]:
     """Re-enqueue runs whose task vanished, take back runs whose worker died. The caller commits."""
-    now = now_utc()
-    grace = timedelta(seconds=current_app.config["SCHEDULER_ENQUEUE_GRACE"])
-    lost = (
-        db.session.execute(
-            db.update(JobRun)
-            .where(JobRun.status.in_(STARTABLE), JobRun.enqueued_at < now - grace)
-            .values(enqueued_at=now, updated_at=now)
-            .returning(JobRun.id)
-            .execution_options(synchronize_session=False)
-        )
-        .scalars()
-        .all()
-    )
-    abandoned = (
-        db.session.execute(
-            db.update(JobRun)
-            .where(JobRun.status == RUNNING, JobRun.lease_expires_at < now)
-            .values(
-                status=RETRYING,
-                error="the worker running it was lost (lease expired)",
-                lease_expires_at=None,
-                enqueued_at=now,
-                updated_at=now,
-            )
-            .returning(JobRun.id)
-            .execution_options(synchronize_session=False)
-        )
-        .scalars()
-        .all()
-    )
-    for run_id in [*lost, *abandoned]:
-        enqueue_after_commit(run_job, run_id)
-    return {"requeued": len(lost), "reclaimed": len(abandoned)}
+    return lifecycle.sweep(JOB_RUNS)
 
 
 def run_forever(stop: threading.Event | None = None) -> None:

@@ -1,19 +1,27 @@
 """The outbox: one row per email, the source of truth for its delivery."""
 
 from datetime import datetime
+from enum import StrEnum
 
+from flask import current_app
 from sqlalchemy import JSON, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from saas.database import now_utc
 from saas.extensions import db
+from saas.jobs.lifecycle import Kind
+from saas.jobs.retry import RetryPolicy
 
-QUEUED = "queued"
-SENDING = "sending"
-RETRYING = "retrying"
-SENT = "sent"
-FAILED = "failed"
-PENDING = (QUEUED, RETRYING)
+
+class EmailStatus(StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    RETRYING = "retrying"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+PENDING = (EmailStatus.QUEUED, EmailStatus.RETRYING)
 
 
 class OutboundEmail(db.Model):
@@ -27,7 +35,7 @@ class OutboundEmail(db.Model):
     reply_to: Mapped[str | None] = mapped_column(String(254))
     template: Mapped[str] = mapped_column(String(100))
     context: Mapped[dict] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16), default=QUEUED)
+    status: Mapped[str] = mapped_column(String(16), default=EmailStatus.QUEUED)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=now_utc)
     enqueued_at: Mapped[datetime | None]
@@ -40,3 +48,27 @@ class OutboundEmail(db.Model):
 
     def __repr__(self) -> str:
         return f"<OutboundEmail {self.id} {self.template} to {self.to_address} {self.status}>"
+
+
+def retry_policy() -> RetryPolicy:
+    config = current_app.config
+    return RetryPolicy(config["MAIL_RETRIES"], config["MAIL_RETRY_BASE"], config["MAIL_RETRY_CAP"])
+
+
+EMAILS = Kind(
+    name="email",
+    model=OutboundEmail,
+    status=OutboundEmail.status,
+    attempts=OutboundEmail.attempts,
+    lease_expires_at=OutboundEmail.lease_expires_at,
+    due_at=OutboundEmail.enqueued_at,
+    error=OutboundEmail.last_error,
+    pending=PENDING,
+    active=EmailStatus.SENDING,
+    retrying=EmailStatus.RETRYING,
+    failed=EmailStatus.FAILED,
+    lease=lambda: current_app.config["MAIL_SEND_LEASE"],
+    policy=retry_policy,
+    grace=lambda: current_app.config["MAIL_SWEEP_GRACE"],
+    on_requeue=lambda retry_at: {OutboundEmail.next_attempt_at: retry_at},
+)

@@ -5,9 +5,9 @@ from collections.abc import Iterable
 
 from saas.database import now_utc
 from saas.extensions import db
+from saas.jobs import lifecycle
 from saas.jobs.enqueue import IdOf, enqueue_after_commit
-from saas.mail import outbox
-from saas.mail.models import FAILED, QUEUED, OutboundEmail
+from saas.mail.models import EMAILS, EmailStatus, OutboundEmail
 from saas.mail.tasks import deliver_outbound_email
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ def send_bulk(emails: Iterable[dict]) -> list[int]:
                 "reply_to": reply_to,
                 "template": template,
                 "context": context,
-                "status": QUEUED,
+                "status": EmailStatus.QUEUED,
                 "attempts": 0,
                 "next_attempt_at": now,
                 "enqueued_at": now,
@@ -60,27 +60,18 @@ def send_bulk(emails: Iterable[dict]) -> list[int]:
 
 
 def sweep() -> dict[str, int]:
-    """Take back rows from dead workers and re-enqueue rows the queue lost."""
-    reclaimed = outbox.reclaim_expired_leases()
-    orphans = outbox.orphaned_ids()
-    now = now_utc()
-    if orphans:
-        db.session.execute(
-            db.update(OutboundEmail).where(OutboundEmail.id.in_(orphans)).values(enqueued_at=now)
-        )
-    for email_id in orphans:
-        enqueue_after_commit(deliver_outbound_email, email_id)
-    return {"reclaimed": reclaimed, "requeued": len(orphans)}
+    """Take back rows from dead workers and re-enqueue rows the queue lost; the caller commits."""
+    return lifecycle.sweep(EMAILS)
 
 
 def retry_failed(*, email_ids: list[int] | None = None) -> list[int]:
     """Queue failed rows again (all of them when `email_ids` is None); returns their ids."""
-    query = db.select(OutboundEmail).where(OutboundEmail.status == FAILED)
+    query = db.select(OutboundEmail).where(OutboundEmail.status == EmailStatus.FAILED)
     if email_ids is not None:
         query = query.where(OutboundEmail.id.in_(email_ids))
     emails = db.session.execute(query).scalars().all()
     for email in emails:
-        email.status, email.attempts = QUEUED, 0
+        email.status, email.attempts = EmailStatus.QUEUED, 0
         email.next_attempt_at = email.enqueued_at = now_utc()
         enqueue_after_commit(deliver_outbound_email, email.id)
     return [email.id for email in emails]

@@ -2,15 +2,15 @@
 
 import logging
 
-from saas.extensions import huey
+from saas.jobs.lifecycle import Failure, durable_task
 from saas.mail import outbox
-from saas.mail.models import FAILED, RETRYING
+from saas.mail.models import EMAILS, EmailStatus
 from saas.mail.transport import deliver
 
 log = logging.getLogger(__name__)
 
 
-@huey.task()
+@durable_task(EMAILS)
 def deliver_outbound_email(email_id: int) -> None:
     # Returns nothing: the outbox row is the record, so Huey stores no result per email.
     with outbox.attempt_connection() as connection:
@@ -20,10 +20,7 @@ def deliver_outbound_email(email_id: int) -> None:
         try:
             destination = deliver(outbox.prepare(email))
         except Exception as error:
-            status, retry_in = outbox.record_failure(connection, email, error)
-            _log_failure(email_id, error, status, retry_in)
-            if status == RETRYING:
-                deliver_outbound_email.schedule((email_id,), delay=retry_in)
+            _log_failure(email_id, outbox.record_failure(connection, email, error))
             return
         outbox.record_sent(connection, email)
     log.info(
@@ -31,10 +28,14 @@ def deliver_outbound_email(email_id: int) -> None:
     )
 
 
-def _log_failure(email_id: int, error: Exception, status: str | None, retry_in: float | None):
-    if status == RETRYING:
-        log.warning("Email %s failed (%s); retry in %.1fs", email_id, error, retry_in)
-    elif status == FAILED:
-        log.error("Email %s failed for good: %s: %s", email_id, type(error).__name__, error)
+def _log_failure(email_id: int, failure: Failure) -> None:
+    if failure.status == EmailStatus.RETRYING:
+        log.warning(
+            "Email %s failed (%s); retry in %.1fs", email_id, failure.error, failure.retry_in
+        )
+    elif failure.status == EmailStatus.FAILED:
+        log.error("Email %s failed for good: %s", email_id, failure.error)
     else:
-        log.warning("Email %s failed (%s) after another worker took it over", email_id, error)
+        log.warning(
+            "Email %s failed (%s) after another worker took it over", email_id, failure.error
+        )

@@ -10,7 +10,7 @@ from saas.auth.models import User
 from saas.billing.models import Card, Invoice, Subscription
 from saas.contact.models import ContactMessage
 from saas.extensions import db
-from saas.jobs.models import FAILED, JobRun
+from saas.jobs.models import JobRun, RunStatus
 from saas.mail.models import OutboundEmail
 
 HEADER = ["section", "record_id", "date", "summary", "details"]
@@ -186,7 +186,10 @@ def product_summary(user_id: int, progress, write) -> dict:
                 Invoice.status == "paid",
             ),
         ),
-        ("Failed jobs", grouped(JobRun.job, db.func.count(JobRun.id), JobRun.status == FAILED)),
+        (
+            "Failed jobs",
+            grouped(JobRun.job, db.func.count(JobRun.id), JobRun.status == RunStatus.FAILED),
+        ),
     ]
     progress.start(total=len(queries))
     summary = {}

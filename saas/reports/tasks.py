@@ -10,10 +10,12 @@ from flask import current_app
 
 from saas.auth.models import User
 from saas.database import now_utc
-from saas.extensions import db, huey
+from saas.extensions import db
+from saas.jobs import lifecycle
+from saas.jobs.retry import PermanentError
 from saas.mail import send_email
 from saas.reports.builders import BUILDERS, HEADER
-from saas.reports.models import CANCELED, FAILED, QUEUED, RUNNING, SUCCEEDED, Report
+from saas.reports.models import REPORTS, Report, ReportStatus
 from saas.urls import absolute_url
 
 log = logging.getLogger(__name__)
@@ -24,8 +26,13 @@ class Canceled(Exception):
 
 
 def report_dir() -> Path:
+    """The reports folder, created on first need; a folder that cannot be made is a setup
+    problem that no retry fixes."""
     folder = Path(current_app.config["REPORT_DIR"])
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise PermanentError(f"the reports folder {folder} cannot be created ({error})") from error
     return folder
 
 
@@ -71,65 +78,74 @@ class Progress:
             raise Canceled()
 
 
-@huey.task()
+@lifecycle.durable_task(REPORTS)
 def build_report(report_id: int) -> None:
-    started = db.session.execute(
-        db.update(Report)
-        .where(Report.id == report_id, Report.status == QUEUED)
-        .values(status=RUNNING, started_at=now_utc(), attempts=Report.attempts + 1, error=None)
-        .returning(Report.kind, Report.user_id, Report.public_id)
-        .execution_options(synchronize_session=False)
-    ).one_or_none()
-    db.session.commit()
+    """Build one report. From the claim on, every way out records an outcome: succeeded,
+    canceled, or failed (retried as the policy says) with a readable error."""
+    started = lifecycle.claim(
+        REPORTS,
+        report_id,
+        returning=(Report.kind, Report.user_id, Report.public_id),
+        values={Report.started_at: now_utc(), Report.error: None, Report.processed: 0},
+    )
     if started is None:
         return  # canceled before it started, or already taken
+    progress = Progress(report_id)
+    try:
+        with lifecycle.lease_kept(REPORTS, report_id):
+            path, summary = _build(started, progress)
+    except Canceled:
+        db.session.rollback()
+        lifecycle.finish(REPORTS, report_id, ReportStatus.CANCELED, _finished())
+        log.info("Report %s canceled", report_id)
+    except Exception as error:
+        db.session.rollback()
+        message = f"The report could not be built: {error}"
+        failure = lifecycle.fail(REPORTS, report_id, started.attempts, error, message=message)
+        log.warning("Report %s failed: %s (now %s)", report_id, error, failure.status)
+    else:
+        _succeed(report_id, started, progress, path, summary)
+
+
+def _build(started, progress: Progress) -> tuple[Path, dict]:
     path = report_dir() / f"{started.public_id}.csv"
     partial = path.with_suffix(".partial")
-    progress = Progress(report_id)
     try:
         with partial.open("w", newline="") as file:
             writer = csv.writer(file)
             writer.writerow(HEADER)
             summary = BUILDERS[started.kind](started.user_id, progress, writer.writerow)
         partial.replace(path)
-    except Canceled:
-        db.session.rollback()
+    finally:
         partial.unlink(missing_ok=True)
-        _finish(report_id, CANCELED, error=None)
-        log.info("Report %s canceled", report_id)
-        return
-    except Exception as error:
-        db.session.rollback()
-        partial.unlink(missing_ok=True)
-        _finish(report_id, FAILED, error=f"The report could not be built: {error}"[:2000])
-        log.exception("Report %s failed", report_id)
-        return
-    _finish(
+    return path, summary
+
+
+def _finished() -> dict:
+    now = now_utc()
+    return {Report.finished_at: now, Report.progress_updated_at: now}
+
+
+def _succeed(report_id: int, started, progress: Progress, path: Path, summary: dict) -> None:
+    """Succeeded, and the "ready" email in the same transaction: one email, never lost."""
+    retention = timedelta(hours=current_app.config["REPORT_RETENTION_HOURS"])
+    email_to = db.session.get(User, started.user_id).email
+    db.session.rollback()
+    values = {
+        **_finished(),
+        Report.processed: progress.processed,
+        Report.total: progress.processed,
+        Report.stage: "Done",
+        Report.summary: summary,
+        Report.file_name: path.name,
+        Report.file_size: path.stat().st_size,
+        Report.expires_at: now_utc() + retention,
+    }
+    report_url = absolute_url("reports.show", public_id=started.public_id)
+    lifecycle.finish(
+        REPORTS,
         report_id,
-        SUCCEEDED,
-        processed=progress.processed,
-        total=progress.processed,
-        stage="Done",
-        summary=summary,
-        file_name=path.name,
-        file_size=path.stat().st_size,
-        expires_at=now_utc() + timedelta(hours=current_app.config["REPORT_RETENTION_HOURS"]),
-        email_to=db.session.get(User, started.user_id).email,
-        public_id=started.public_id,
+        ReportStatus.SUCCEEDED,
+        values,
+        then=lambda: send_email(to=email_to, template="report_ready", report_url=report_url),
     )
-
-
-def _finish(report_id: int, status: str, email_to: str | None = None, public_id=None, **values):
-    db.session.execute(
-        db.update(Report)
-        .where(Report.id == report_id)
-        .values(status=status, finished_at=now_utc(), progress_updated_at=now_utc(), **values)
-        .execution_options(synchronize_session=False)
-    )
-    if email_to:  # in the same transaction as the status: one email, never lost
-        send_email(
-            to=email_to,
-            template="report_ready",
-            report_url=absolute_url("reports.show", public_id=public_id),
-        )
-    db.session.commit()

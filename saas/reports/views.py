@@ -19,20 +19,16 @@ from flask import (
 from flask_login import current_user, login_required
 
 from saas.extensions import db
-from saas.jobs.enqueue import IdOf, enqueue_after_commit
+from saas.reports import services
 from saas.reports.models import (
     ACCOUNT_EXPORT,
-    CANCELED,
-    FAILED,
     FINISHED,
     KINDS,
     PRODUCT_SUMMARY,
-    QUEUED,
-    RUNNING,
-    SUCCEEDED,
     Report,
+    ReportStatus,
 )
-from saas.reports.tasks import build_report, report_dir
+from saas.reports.tasks import report_dir
 
 bp = Blueprint("reports", __name__)
 
@@ -56,12 +52,12 @@ def visible_report(public_id: str) -> Report:
 @login_required
 def index():
     if request.method == "POST":
-        kind = request.form.get("kind", ACCOUNT_EXPORT)
-        if kind not in KINDS or (kind == PRODUCT_SUMMARY and not current_user.is_admin):
-            abort(400, description="Choose a report you are allowed to request.")
-        report = Report(user_id=current_user.id, kind=kind)
-        db.session.add(report)
-        enqueue_after_commit(build_report, IdOf(report))
+        try:
+            report = services.request_report(
+                user=current_user, kind=request.form.get("kind", ACCOUNT_EXPORT)
+            )
+        except services.NotAllowed as refusal:
+            abort(400, description=str(refusal))
         db.session.commit()
         return redirect(url_for("reports.show", public_id=report.public_id), code=303)
     reports = db.session.execute(
@@ -121,11 +117,7 @@ def events(public_id: str):
 @bp.post("/reports/<public_id>/cancel")
 @login_required
 def cancel(public_id: str):
-    report = visible_report(public_id)
-    if report.status == QUEUED:
-        report.status = CANCELED  # the task will find nothing to start
-    elif report.status == RUNNING:
-        report.cancel_requested = True  # the task stops at its next progress write
+    flash(services.cancel_report(visible_report(public_id)), "info")
     db.session.commit()
     return redirect(url_for("reports.show", public_id=public_id), code=303)
 
@@ -133,14 +125,11 @@ def cancel(public_id: str):
 @bp.post("/reports/<public_id>/retry")
 @login_required
 def retry(public_id: str):
-    report = visible_report(public_id)
-    if report.status not in (FAILED, CANCELED):
-        flash("Only a failed or canceled report can be retried.", "info")
-    else:
-        report.status, report.error, report.cancel_requested = QUEUED, None, False
-        report.processed, report.total, report.stage = 0, 0, None
-        enqueue_after_commit(build_report, report.id)
-        db.session.commit()
+    try:
+        flash(services.retry_report(visible_report(public_id)), "info")
+    except services.NotAllowed as refusal:
+        flash(str(refusal), "info")
+    db.session.commit()
     return redirect(url_for("reports.show", public_id=public_id), code=303)
 
 
@@ -148,7 +137,7 @@ def retry(public_id: str):
 @login_required
 def download(public_id: str):
     report = visible_report(public_id)
-    if report.status != SUCCEEDED or not report.file_name:
+    if report.status != ReportStatus.SUCCEEDED or not report.file_name:
         abort(404)
     return send_from_directory(
         report_dir(),

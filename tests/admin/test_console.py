@@ -18,7 +18,7 @@ def test_the_console_is_for_admins_only(app, auth, client):
     auth.login("member@example.com", "customer-password")
     for path in ("/admin/", "/admin/jobs"):
         assert client.get(path).status_code == 403
-    assert auth.post("/admin/jobs/sweep_outbox/run", token_from="/").status_code == 403
+    assert auth.post("/admin/jobs/sweep/run", token_from="/").status_code == 403
 
 
 def test_the_overview_shows_queue_workers_schedulers_and_outbox(app, auth):
@@ -50,7 +50,7 @@ def test_the_jobs_page_lists_the_schedule_history_and_failures_and_runs_a_job_by
         )
         db.session.commit()
     page = auth.client.get("/admin/jobs").get_data(as_text=True)
-    for name in ("mark_expiring_cards", "remind_inactive_users", "monthly_digest", "sweep_outbox"):
+    for name in ("mark_expiring_cards", "remind_inactive_users", "monthly_digest", "sweep"):
         assert f'data-job="{name}"' in page
     assert "<code>0 1 * * 2#2</code>" in page
     assert "mail server on fire" in page and "Traceback (most recent call last)" in page

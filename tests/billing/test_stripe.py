@@ -9,10 +9,11 @@ import pytest
 
 from saas.billing import stripe_api as stripe_module
 from saas.billing.models import BillingCustomer, Card, Invoice, StripeEvent, Subscription
-from saas.billing.tasks import process_stripe_event, retry_delay, sync_card
+from saas.billing.models import retry_policy
+from saas.billing.tasks import process_stripe_event, sync_card
 from saas.extensions import db, huey
 from saas.jobs.retry import PermanentError
-from tests.support.accounts import months_from_now
+from tests.support.accounts import months_ahead
 from tests.support.fake_stripe import (
     CUSTOMER,
     SUBSCRIPTION,
@@ -92,14 +93,21 @@ def test_checkout_refuses_an_unknown_plan_and_survives_a_stripe_error(app, auth,
     assert rows(app, BillingCustomer) == []
 
 
-def test_webhook_signatures_and_redelivery(app, client):
+def test_webhook_signatures_and_redelivery(app, client, run_queued_tasks):
     obj = {"id": "prod_1", "object": "product"}
     body, headers = signed_event("product.created", obj, event_id="evt_once")
     first = client.post("/billing/webhook", data=body, headers=headers)
     assert (first.status_code, first.get_json()["duplicate"]) == (200, False)
+    # Redelivered before it was processed: queued again (its first task may be lost).
     again = client.post("/billing/webhook", data=body, headers=headers)
     assert (again.status_code, again.get_json()["duplicate"]) == (200, True)
-    assert huey.pending_count() == 1  # processed once
+    assert huey.pending_count() == 2
+    run_queued_tasks()
+    [event] = rows(app, StripeEvent)
+    assert (event.status, event.attempts) == ("ignored", 1)  # processed once
+    late = client.post("/billing/webhook", data=body, headers=headers)
+    assert (late.status_code, late.get_json()["duplicate"]) == (200, True)
+    assert huey.pending_count() == 0  # processed already: nothing to queue
 
     tampered = body.replace("prod_1", "prod_2")
     assert client.post("/billing/webhook", data=tampered, headers=headers).status_code == 400
@@ -147,22 +155,27 @@ def test_card_sync_honours_retry_after_on_429_and_retries_500(
     auth.post("/billing/card/refresh", token_from="/billing")
     assert "Updating card details..." in auth.client.get("/billing").get_data(as_text=True)
     run_queued_tasks()
+    [customer] = rows(app, BillingCustomer)
+    assert (customer.card_sync_status, customer.card_sync_attempts) == ("retrying", 1)
     [retry] = huey.scheduled()
-    assert retry.args[1] == 2  # the second attempt
+    assert retry.args == (customer.id,)
     assert (retry.eta.replace(tzinfo=UTC) - datetime.now(UTC)).total_seconds() >= 28
+    assert "Updating card details..." in auth.client.get("/billing").get_data(as_text=True)
 
     error = stripe_module.StripeTransientError("429", retry_after=30)
     with app.app_context():
-        assert all(retry_delay(1, error) >= 30 for _ in range(20))
+        assert all(retry_policy().retry_delay(1, error) >= 30 for _ in range(20))
 
     huey.flush()  # then Stripe answers 500: retried too, with the ordinary backoff
     stripe_api.server.clear_all_handlers()
     stripe_api.on("GET", f"/v1/customers/{CUSTOMER}", stripe_error(500, "Oops", "api_error"))
     with app.app_context():
-        sync_card.call_local(rows(app, BillingCustomer)[0].user_id, 2)
+        sync_card.call_local(customer.id)  # what the worker does when the delay is up
     run_queued_tasks()  # the consumer puts a task whose time has not come on the schedule
     [retry] = huey.scheduled()
-    assert retry.args[1] == 3
+    assert retry.args == (customer.id,)
+    [customer] = rows(app, BillingCustomer)
+    assert (customer.card_sync_status, customer.card_sync_attempts) == ("retrying", 2)
 
 
 def test_card_sync_fails_at_once_on_a_4xx(app, auth, stripe_api, run_queued_tasks):
@@ -243,10 +256,11 @@ def test_paid_features_are_gated_by_an_active_subscription(
     assert auth.client.get("/paid-feature").get_data(as_text=True) == "the paid feature"
 
 
+@pytest.mark.usefixtures("fixed_clock")  # here and, through PROBE_FIXED_NOW, in the worker
 def test_the_whole_flow_with_the_real_worker(app, auth, client, stripe_api, start_worker):
     """Pricing, Checkout, the completed-session webhook, the subscription on the billing page;
     then the bank replaces the expiring card and the banner goes."""
-    month, year = months_from_now(0)
+    month, year = months_ahead(0)
     stripe_api.standard(card=("1111", month, year))
     auth.signup()
     auth.login()
@@ -308,6 +322,7 @@ def test_a_card_error_from_stripe_is_permanent_and_shown(app, auth, stripe_api):
             raise AssertionError("a 402 must raise")
 
 
+@pytest.mark.usefixtures("fixed_clock")
 def test_the_card_status_endpoint_reports_the_sync(app, auth, stripe_api, run_queued_tasks):
     subscribed(auth, stripe_api)
     auth.post("/billing/card/refresh", token_from="/billing")
@@ -334,7 +349,7 @@ def test_an_event_whose_stripe_call_fails_transiently_is_retried(
     deliver(auth.client, "customer.subscription.updated", {"id": SUBSCRIPTION})
     run_queued_tasks()
     [event] = rows(app, StripeEvent)
-    assert (event.status, event.attempts) == ("received", 1)
+    assert (event.status, event.attempts) == ("retrying", 1)
     assert "Stripe 503" in event.error
     [retry] = huey.scheduled()
     assert retry.args == (event.id,)

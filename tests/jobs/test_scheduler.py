@@ -12,7 +12,7 @@ from saas.jobs import scheduler
 from saas.jobs.models import JobRun
 from saas.jobs.registry import REGISTRY, Job
 from saas.jobs.retry import RetryPolicy
-from saas.jobs.runner import enqueue_manual_run, run_job
+from saas.jobs.runner import enqueue_manual_run
 
 MIDNIGHT = datetime(2026, 11, 26, 0, 0, tzinfo=UTC)
 
@@ -134,9 +134,9 @@ def test_a_failing_job_is_recorded_with_its_error_and_traceback(app, run_queued_
 def test_the_sweep_reenqueues_lost_runs_and_takes_back_abandoned_ones(app):
     with app.app_context():
         old = now_utc() - timedelta(hours=1)
-        lost = JobRun(job="sweep_outbox", slot_at=MIDNIGHT, status="enqueued", enqueued_at=old)
+        lost = JobRun(job="sweep", slot_at=MIDNIGHT, status="enqueued", enqueued_at=old)
         dead = JobRun(
-            job="sweep_outbox",
+            job="sweep",
             slot_at=MIDNIGHT + timedelta(minutes=1),
             status="running",
             attempt=1,
@@ -144,11 +144,11 @@ def test_the_sweep_reenqueues_lost_runs_and_takes_back_abandoned_ones(app):
         )
         db.session.add_all([lost, dead])
         db.session.commit()
-        assert scheduler.sweep() == {"requeued": 1, "reclaimed": 1}
+        assert scheduler.sweep() == {"requeued": 1, "reclaimed": 1, "failed": 0}
         db.session.commit()
         assert huey.pending_count() == 2
-        assert scheduler.sweep() == {"requeued": 0, "reclaimed": 0}
-    assert [r.status for r in runs(app, "sweep_outbox")] == ["enqueued", "retrying"]
+        assert scheduler.sweep() == {"requeued": 0, "reclaimed": 0, "failed": 0}
+    assert [r.status for r in runs(app, "sweep")] == ["enqueued", "retrying"]
 
 
 def test_jobs_list_shows_cron_next_runs_and_the_last_run(app, runner):
@@ -197,30 +197,34 @@ def test_a_long_run_keeps_its_lease_so_the_sweep_leaves_it_alone(app, run_queued
         REGISTRY.pop("slow")
 
 
-def test_a_run_whose_workers_keep_dying_is_failed_after_its_retries(app, run_queued_tasks):
+def test_a_run_whose_workers_keep_dying_is_failed_after_its_retries(app):
     with app.app_context():
-        run = JobRun(job="sweep_outbox", status="retrying", attempt=4, enqueued_at=now_utc())
+        expired = now_utc() - timedelta(seconds=1)
+        run = JobRun(job="sweep", status="running", attempt=4, lease_expires_at=expired)
         db.session.add(run)
         db.session.commit()
-        run_job.call_local(run.id)
-    [run] = runs(app, "sweep_outbox")
-    assert (run.status, run.error) == ("failed", "gave up after 4 attempts")
+        assert scheduler.sweep() == {"requeued": 0, "reclaimed": 0, "failed": 1}
+        db.session.commit()
+        assert huey.pending_count() == 0
+    [run] = runs(app, "sweep")
+    assert run.status == "failed"
+    assert run.error == "the worker was lost during this attempt (its lease expired)"
 
 
 def test_a_run_that_starts_while_another_of_its_job_is_running_is_skipped(app, run_queued_tasks):
     with app.app_context():
         db.session.add(
             JobRun(
-                job="sweep_outbox",
+                job="sweep",
                 slot_at=MIDNIGHT,
                 status="running",
                 lease_expires_at=now_utc() + timedelta(minutes=5),
             )
         )
-        enqueue_manual_run("sweep_outbox")
+        enqueue_manual_run("sweep")
         db.session.commit()
     run_queued_tasks()
-    manual = [r for r in runs(app, "sweep_outbox") if r.trigger == "manual"]
+    manual = [r for r in runs(app, "sweep") if r.trigger == "manual"]
     assert [(r.status, r.error) for r in manual] == [
         ("skipped", "the previous run of this job was still running")
     ]

@@ -5,7 +5,7 @@ import signal
 import pytest
 
 from saas.extensions import db, huey
-from saas.jobs.retry import PermanentError, RetryPolicy
+from saas.jobs.retry import PermanentError, RetryPolicy, TransientError
 from saas.mail import send_email
 from saas.mail.models import OutboundEmail
 from tests.support.auth import AuthActions
@@ -32,8 +32,10 @@ def test_retry_policy_backs_off_exponentially_with_full_jitter_and_a_cap():
     policy = RetryPolicy(retries=5, base=4, cap=50)
     assert [policy.backoff(n) for n in range(1, 6)] == [4, 8, 16, 32, 50]
     assert all(0 <= policy.delay(3) <= 16 for _ in range(200))
-    assert policy.should_retry(5, TimeoutError()) and not policy.should_retry(6, TimeoutError())
-    assert not policy.should_retry(1, PermanentError("550"))
+    assert policy.retry_delay(5, TimeoutError()) is not None
+    assert policy.retry_delay(6, TimeoutError()) is None  # the budget is spent
+    assert policy.retry_delay(1, PermanentError("550")) is None
+    assert policy.retry_delay(1, TransientError("429", retry_after=90)) >= 90
 
 
 def test_smtp_down_then_back_is_retried_until_delivered(app, auth, mailbox, start_worker):

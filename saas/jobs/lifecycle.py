@@ -1,0 +1,338 @@
+"""The one lifecycle of durable work: every kind of work that lives in a row (emails, job runs,
+reports, Stripe events, card syncs) is claimed, leased, finished and swept here.
+
+A row is *pending* (its task is queued, or waits for a retry), *active* (a worker claimed it: its
+lease says until when it may be presumed alive) or *finished*. The transitions:
+
+- claim: a conditional UPDATE from a pending state to the active one; only one worker wins, so a
+  duplicate task (from the sweep, or a queue that delivered twice) finds the row taken.
+- renew: a long attempt extends its lease (`lease_kept`), so only a dead worker loses its row.
+- finish / fail: the outcome, written only while the row is still ours (status still active), and
+  retried while the database is unreachable, so a blip does not leave the row active until its
+  lease runs out. `fail` asks the kind's RetryPolicy once: retry later, or failed for good.
+- sweep: re-enqueues pending rows whose task should have started by now (the queue lost it, or
+  the enqueue after commit failed), and takes back active rows whose lease expired.
+
+Each kind declares its states (a StrEnum in its models.py) and its columns in a `Kind`; its task
+is declared with `@durable_task(KIND)`, which is how the sweep learns of it. This module imports
+no feature."""
+
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+from saas.database import now_utc
+from saas.extensions import db, huey
+from saas.jobs.enqueue import enqueue_after_commit
+from saas.jobs.retry import RetryPolicy
+
+log = logging.getLogger(__name__)
+
+ERROR_LIMIT = 2000
+TRACEBACK_LIMIT = 20000
+SWEEP_BATCH = 1000
+
+
+@dataclass
+class Kind:
+    """One kind of durable work: its table, states and lifecycle columns."""
+
+    name: str
+    model: Any
+    status: Any  # the columns, as model attributes
+    attempts: Any
+    lease_expires_at: Any
+    due_at: Any  # when the row's task should start; the sweep re-enqueues rows long past it
+    error: Any
+    pending: tuple[str, ...]
+    active: str
+    retrying: str
+    failed: str
+    lease: Callable[[], float]  # seconds, read from the config at call time
+    policy: Callable[[], RetryPolicy]
+    traceback: Any = None
+    # How long a pending row's task may be overdue before the sweep enqueues it again.
+    grace: Callable[[], float] = lambda: current_app.config["SWEEP_GRACE"]
+    # Extra values when a row goes back to pending (retry or reclaim), given the retry time.
+    on_requeue: Callable[[datetime], dict] = lambda retry_at: {}
+    task: Any = field(default=None, repr=False)
+
+    @property
+    def id(self):
+        return self.model.id
+
+
+KINDS: dict[str, Kind] = {}
+
+
+def durable_task(kind: Kind, **options):
+    """`@huey.task()` for the task that works on one row of `kind` (it takes the row id)."""
+
+    def register(func):
+        kind.task = huey.task(**options)(func)
+        KINDS[kind.name] = kind
+        return kind.task
+
+    return register
+
+
+def enqueue(kind: Kind, row_id) -> None:
+    """Queue the kind's task for a row once the caller's transaction commits (`row_id` may be
+    an IdOf). Goes through the kind, so a feature's services need not import its tasks."""
+    if kind.task is None:
+        raise RuntimeError(f"no task is registered for {kind.name!r} work")
+    enqueue_after_commit(kind.task, row_id)
+
+
+def queued_values(kind: Kind) -> dict:
+    """The values that (re)start a row's lifecycle: pending, due now, no attempts or error."""
+    return {
+        kind.status: kind.pending[0],
+        kind.due_at: now_utc(),
+        kind.attempts: 0,
+        kind.error: None,
+        kind.lease_expires_at: None,
+    }
+
+
+def describe(error: BaseException) -> str:
+    """The error as stored on a row: `Class: message`, bounded."""
+    return f"{type(error).__name__}: {error}"[:ERROR_LIMIT]
+
+
+def traceback_of(error: BaseException) -> str:
+    return "".join(traceback.format_exception(error))[-TRACEBACK_LIMIT:]
+
+
+def claim(
+    kind: Kind, row_id: int, *, where=(), returning=(), values=None, executor=None, lease=None
+):
+    """Take a pending row for one attempt (setting `values` too); returns the RETURNING row
+    (attempts first), or None when the row is not pending (finished, held by another worker,
+    or not due)."""
+    now = now_utc()
+    seconds = kind.lease() if lease is None else lease
+    statement = (
+        db.update(kind.model)
+        .where(kind.id == row_id, kind.status.in_(kind.pending), *where)
+        .values(
+            {
+                kind.status: kind.active,
+                kind.attempts: kind.attempts + 1,
+                kind.lease_expires_at: now + timedelta(seconds=seconds),
+                **(values or {}),
+            }
+        )
+        .returning(kind.attempts.label("attempts"), *returning)
+        .execution_options(synchronize_session=False)
+    )
+    if executor is not None:
+        return executor.execute(statement).one_or_none()
+    row = db.session.execute(statement).one_or_none()
+    db.session.commit()
+    return row
+
+
+def renew(kind: Kind, row_id: int, lease: float | None = None) -> bool:
+    """Extend an active row's lease; False when the row is no longer ours."""
+    seconds = kind.lease() if lease is None else lease
+    renewed = db.session.execute(
+        db.update(kind.model)
+        .where(kind.id == row_id, kind.status == kind.active)
+        .values({kind.lease_expires_at: now_utc() + timedelta(seconds=seconds)})
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    return bool(renewed)
+
+
+@contextmanager
+def lease_kept(kind: Kind, row_id: int, lease: float | None = None) -> Iterator[None]:
+    """Renew the row's lease every third of it while the block runs, from a thread of its own."""
+    app = current_app._get_current_object()
+    with app.app_context():
+        seconds = kind.lease() if lease is None else lease
+    done = threading.Event()
+
+    def keep() -> None:
+        while not done.wait(seconds / 3):
+            with app.app_context():
+                try:
+                    renew(kind, row_id, seconds)
+                except Exception:
+                    db.session.rollback()
+                    log.warning("Could not renew the lease of %s %s", kind.name, row_id)
+
+    renewer = threading.Thread(target=keep, name=f"lease-{kind.name}-{row_id}", daemon=True)
+    renewer.start()
+    try:
+        yield
+    finally:
+        done.set()
+
+
+def finish(
+    kind: Kind, row_id: int, status: str, values: dict | None = None, *, executor=None, then=None
+) -> bool:
+    """Record the outcome while the row is still ours; True if it was. `then()` adds what must
+    commit with the outcome (e.g. an email), and runs only if the row was still ours."""
+    statement = (
+        db.update(kind.model)
+        .where(kind.id == row_id, kind.status == kind.active)
+        .values({kind.status: status, kind.lease_expires_at: None, **(values or {})})
+        .returning(kind.id)
+        .execution_options(synchronize_session=False)
+    )
+
+    def write(connection) -> bool:
+        ours = connection.execute(statement).first() is not None
+        if ours and then is not None:
+            then()
+        return ours
+
+    return execute_durably(write, executor)
+
+
+@dataclass(frozen=True)
+class Failure:
+    status: str | None  # the row's new status; None when the row was no longer ours
+    retry_in: float | None  # seconds until the retry, when there is one
+    error: str
+
+
+def fail(
+    kind: Kind,
+    row_id: int,
+    attempts: int,
+    error: BaseException,
+    values=None,
+    *,
+    executor=None,
+    policy: RetryPolicy | None = None,
+    message: str | None = None,
+) -> Failure:
+    """Record a failed attempt: back to pending with a delay, or failed for good, as the policy
+    (the kind's, unless given) decides; the retry is scheduled here. `message` replaces the
+    stored `Class: error` text where people read it."""
+    message = (message or describe(error))[:ERROR_LIMIT]
+    delay = (policy or kind.policy()).retry_delay(attempts, error)
+    changes = {kind.error: message, **(values or {})}
+    if kind.traceback is not None:
+        changes[kind.traceback] = traceback_of(error)
+    if delay is None:
+        status = kind.failed
+    else:
+        status, retry_at = kind.retrying, now_utc() + timedelta(seconds=delay)
+        changes.update({kind.due_at: retry_at, **kind.on_requeue(retry_at)})
+    if not finish(kind, row_id, status, changes, executor=executor):
+        return Failure(None, None, message)
+    if delay is not None:
+        kind.task.schedule((row_id,), delay=delay)
+    return Failure(status, delay, message)
+
+
+def _is_disconnect(error: DBAPIError) -> bool:
+    # A restarted or unreachable server (and SQLite's lock timeout) is an OperationalError.
+    return error.connection_invalidated or isinstance(error, (OperationalError, InterfaceError))
+
+
+def execute_durably(write, executor=None):
+    """Run `write(connection)` and commit; while the database is unreachable, run it again with
+    backoff (up to OUTCOME_RETRY_FOR seconds) in this same worker, on a fresh connection from
+    the session (the attempt's own `executor` is gone by then). The caller has committed its
+    own changes first: a retry writes only what `write` writes."""
+    deadline = time.monotonic() + current_app.config["OUTCOME_RETRY_FOR"]
+    pause = 0.1
+    while True:
+        try:
+            return _write_once(write, executor)
+        except DBAPIError as error:
+            if not _is_disconnect(error) or time.monotonic() + pause > deadline:
+                raise
+            db.session.rollback()
+            executor = None
+            log.warning(
+                "Database unreachable (%s); writing the outcome again", type(error).__name__
+            )
+            time.sleep(pause)
+            pause = min(pause * 2, 5.0)
+
+
+def _write_once(write, executor):
+    if executor is not None:
+        return write(executor)  # an autocommit connection
+    result = write(db.session)
+    db.session.commit()
+    return result
+
+
+def sweep(kind: Kind) -> dict[str, int]:
+    """Re-enqueue rows whose task vanished; take back rows whose worker vanished (lease expired):
+    back to pending, or failed when they used up their attempts. The caller commits, then the
+    tasks go out."""
+    requeued = _requeue_lost(kind)
+    reclaimed, failed = _reclaim_expired(kind)
+    for row_id in [*requeued, *reclaimed]:
+        enqueue(kind, row_id)
+    return {"requeued": len(requeued), "reclaimed": len(reclaimed), "failed": failed}
+
+
+def _ids(kind: Kind, *conditions):
+    return db.select(kind.id).where(*conditions).order_by(kind.id).limit(SWEEP_BATCH)
+
+
+def _update_returning_ids(kind: Kind, ids_query, values: dict, *recheck) -> list[int]:
+    # The conditions are checked again in the UPDATE: a worker may have moved the row meanwhile.
+    return list(
+        db.session.execute(
+            db.update(kind.model)
+            .where(kind.id.in_(ids_query.scalar_subquery()), *recheck)
+            .values(values)
+            .returning(kind.id)
+            .execution_options(synchronize_session=False)
+        ).scalars()
+    )
+
+
+def _requeue_lost(kind: Kind) -> list[int]:
+    now = now_utc()
+    cutoff = now - timedelta(seconds=kind.grace())
+    lost = (kind.status.in_(kind.pending), kind.due_at.is_(None) | (kind.due_at < cutoff))
+    return _update_returning_ids(kind, _ids(kind, *lost), {kind.due_at: now}, *lost)
+
+
+def _reclaim_expired(kind: Kind) -> tuple[list[int], int]:
+    now = now_utc()
+    expired = (kind.status == kind.active, kind.lease_expires_at < now)
+    policy = kind.policy()
+    exhausted = kind.attempts > policy.retries
+    lost_worker = "the worker was lost during this attempt (its lease expired)"
+    reset = {kind.lease_expires_at: None, kind.error: lost_worker}
+    failed = _update_returning_ids(
+        kind, _ids(kind, *expired, exhausted), {kind.status: kind.failed, **reset}, *expired
+    )
+    back = {kind.status: kind.retrying, kind.due_at: now, **kind.on_requeue(now), **reset}
+    reclaimed = _update_returning_ids(kind, _ids(kind, *expired, ~exhausted), back, *expired)
+    return reclaimed, len(failed)
+
+
+def sweep_all(kinds=None) -> dict[str, dict[str, int]]:
+    """Sweep every registered kind (each commits on its own; one failing does not stop the rest)."""
+    counts = {}
+    for kind in kinds or list(KINDS.values()):
+        try:
+            counts[kind.name] = sweep(kind)
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            log.exception("Sweeping %s failed; the next sweep tries again", kind.name)
+    return counts
