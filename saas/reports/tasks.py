@@ -101,7 +101,9 @@ def build_report(report_id: int) -> None:
     except Exception as error:
         db.session.rollback()
         message = f"The report could not be built: {error}"
-        failure = lifecycle.fail(REPORTS, report_id, started.attempts, error, message=message)
+        failure = lifecycle.fail(
+            REPORTS, report_id, started.attempts, error, _finished(), message=message
+        )
         log.warning("Report %s failed: %s (now %s)", report_id, error, failure.status)
     else:
         _succeed(report_id, started, progress, path, summary)
