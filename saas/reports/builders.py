@@ -2,7 +2,9 @@
 into the CSV file, so memory stays flat however large the account or the product."""
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
 
 from flask import current_app
 
@@ -34,114 +36,119 @@ def _count(query) -> int:
     return db.session.scalar(db.select(db.func.count()).select_from(query.subquery()))
 
 
-def account_export(user_id: int, progress, write) -> dict:
-    """Everything we hold about one customer, section by section."""
-    batch = current_app.config["JOB_BATCH_SIZE"]
-    user = db.session.get(User, user_id)
-    email = user.email
-    sections = [
-        (
-            "Invoices",
-            db.select(
-                Invoice.id,
-                Invoice.issued_at,
-                Invoice.number,
-                Invoice.status,
-                Invoice.amount_paid,
-                Invoice.amount_due,
-                Invoice.currency,
-            ).where(Invoice.user_id == user_id),
+@dataclass(frozen=True)
+class Section:
+    """One part of an account export: its rows for a user, and how each row reads."""
+
+    title: str
+    id_column: Any
+    rows: Callable  # (user_id, email) -> a select whose first column is the id
+    describe: Callable  # row -> (date, summary, details)
+
+
+ACCOUNT_SECTIONS = [
+    Section(
+        "Invoices",
+        Invoice.id,
+        lambda user_id, email: db.select(
             Invoice.id,
-            lambda r: (
-                r.issued_at,
-                f"Invoice {r.number or r.id}: {r.status}",
-                {"amount_paid": r.amount_paid, "amount_due": r.amount_due, "currency": r.currency},
-            ),
+            Invoice.issued_at,
+            Invoice.number,
+            Invoice.status,
+            Invoice.amount_paid,
+            Invoice.amount_due,
+            Invoice.currency,
+        ).where(Invoice.user_id == user_id),
+        lambda r: (
+            r.issued_at,
+            f"Invoice {r.number or r.id}: {r.status}",
+            {"amount_paid": r.amount_paid, "amount_due": r.amount_due, "currency": r.currency},
         ),
-        (
-            "Emails sent",
-            db.select(
-                OutboundEmail.id,
-                OutboundEmail.created_at,
-                OutboundEmail.template,
-                OutboundEmail.status,
-                OutboundEmail.sent_at,
-            ).where(OutboundEmail.to_address == email),
+    ),
+    Section(
+        "Emails sent",
+        OutboundEmail.id,
+        lambda user_id, email: db.select(
             OutboundEmail.id,
-            lambda r: (r.created_at, f"{r.template}: {r.status}", {"sent_at": _date(r.sent_at)}),
-        ),
-        (
-            "Contact messages",
-            db.select(
-                ContactMessage.id,
-                ContactMessage.created_at,
-                ContactMessage.message,
-                ContactMessage.ip_address,
-            ).where((ContactMessage.user_id == user_id) | (ContactMessage.email == email)),
+            OutboundEmail.created_at,
+            OutboundEmail.template,
+            OutboundEmail.status,
+            OutboundEmail.sent_at,
+        ).where(OutboundEmail.to_address == email),
+        lambda r: (r.created_at, f"{r.template}: {r.status}", {"sent_at": _date(r.sent_at)}),
+    ),
+    Section(
+        "Contact messages",
+        ContactMessage.id,
+        lambda user_id, email: db.select(
             ContactMessage.id,
-            lambda r: (r.created_at, r.message[:200], {"ip_address": r.ip_address}),
-        ),
-        (
-            "Subscriptions",
-            db.select(
-                Subscription.id,
-                Subscription.created_at,
-                Subscription.plan,
-                Subscription.status,
-                Subscription.current_period_end,
-            ).where(Subscription.user_id == user_id),
+            ContactMessage.created_at,
+            ContactMessage.message,
+            ContactMessage.ip_address,
+        ).where((ContactMessage.user_id == user_id) | (ContactMessage.email == email)),
+        lambda r: (r.created_at, r.message[:200], {"ip_address": r.ip_address}),
+    ),
+    Section(
+        "Subscriptions",
+        Subscription.id,
+        lambda user_id, email: db.select(
             Subscription.id,
-            lambda r: (
-                r.created_at,
-                f"{r.plan}: {r.status}",
-                {"current_period_end": _date(r.current_period_end)},
-            ),
+            Subscription.created_at,
+            Subscription.plan,
+            Subscription.status,
+            Subscription.current_period_end,
+        ).where(Subscription.user_id == user_id),
+        lambda r: (
+            r.created_at,
+            f"{r.plan}: {r.status}",
+            {"current_period_end": _date(r.current_period_end)},
         ),
-    ]
-    progress.start(total=2 + sum(_count(query) for _, query, _, _ in sections))
-    progress.stage("Profile and sign-ins")
-    write(
-        [
-            "Profile",
-            user.id,
-            _date(user.created_at),
-            email,
-            json.dumps({"role": user.role, "last_seen_at": _date(user.last_seen_at)}),
-        ]
-    )
-    write(
+    ),
+]
+
+
+def _profile_rows(user: User) -> list[list]:
+    profile = {"role": user.role, "last_seen_at": _date(user.last_seen_at)}
+    sign_ins = {
+        "current_ip": user.current_sign_in_ip,
+        "previous": _date(user.last_sign_in_at),
+        "previous_ip": user.last_sign_in_ip,
+    }
+    rows = [
+        ["Profile", user.id, _date(user.created_at), user.email, json.dumps(profile)],
         [
             "Sign-ins",
             user.id,
             _date(user.current_sign_in_at),
             f"{user.sign_in_count} sign-ins",
-            json.dumps(
-                {
-                    "current_ip": user.current_sign_in_ip,
-                    "previous": _date(user.last_sign_in_at),
-                    "previous_ip": user.last_sign_in_ip,
-                }
-            ),
-        ]
-    )
-    progress.advance(2)
-    card = db.session.execute(db.select(Card).where(Card.user_id == user_id)).scalar_one_or_none()
+            json.dumps(sign_ins),
+        ],
+    ]
+    card = db.session.execute(db.select(Card).where(Card.user_id == user.id)).scalar_one_or_none()
     if card:
-        write(
-            [
-                "Card",
-                card.id,
-                _date(card.updated_at),
-                f"{card.brand} ending {card.last4}",
-                json.dumps({"expires": f"{card.exp_month:02d}/{card.exp_year}"}),
-            ]
-        )
+        expires = {"expires": f"{card.exp_month:02d}/{card.exp_year}"}
+        summary = f"{card.brand} ending {card.last4}"
+        rows.append(["Card", card.id, _date(card.updated_at), summary, json.dumps(expires)])
+    return rows
+
+
+def account_export(user_id: int, progress, write) -> dict:
+    """Everything we hold about one customer, section by section."""
+    batch = current_app.config["JOB_BATCH_SIZE"]
+    user = db.session.get(User, user_id)
+    queries = [(section, section.rows(user_id, user.email)) for section in ACCOUNT_SECTIONS]
+    progress.start(total=2 + sum(_count(query) for _, query in queries))
+    progress.stage("Profile and sign-ins")
+    profile = _profile_rows(user)
+    for row in profile:
+        write(row)
+    progress.advance(2)
     rows = 2
-    for title, query, id_column, describe in sections:
-        progress.stage(title)
-        for row in _stream(query, id_column, batch):
-            when, summary, details = describe(row)
-            write([title, row[0], _date(when), summary, json.dumps(details)])
+    for section, query in queries:
+        progress.stage(section.title)
+        for row in _stream(query, section.id_column, batch):
+            when, summary, details = section.describe(row)
+            write([section.title, row[0], _date(when), summary, json.dumps(details)])
             progress.advance(1)
             rows += 1
     return {"rows": rows}
