@@ -6,12 +6,12 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from saas import admin, auth, billing, contact, health, pages, reports
 from saas import config as settings
+from saas import health, pages
 from saas.auth.cli import users_cli
 from saas.errors import register_error_handlers
 from saas.extensions import csrf, db, huey, limiter, login_manager, migrate
-from saas.jobs import catalog  # noqa: F401 - every job and task, known to every process
+from saas.features import BLUEPRINTS
 from saas.jobs.cli import jobs_cli, scheduler_command
 from saas.mail.cli import mail_cli
 from saas.seed import seed_command
@@ -60,13 +60,8 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    app.register_blueprint(pages.bp)
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(contact.bp)
-    app.register_blueprint(billing.bp)
-    app.register_blueprint(reports.bp)
-    app.register_blueprint(admin.bp)
-    app.register_blueprint(health.bp)
+    for blueprint in (pages.bp, *BLUEPRINTS, health.bp):
+        app.register_blueprint(blueprint)
 
 
 def register_cli(app: Flask) -> None:

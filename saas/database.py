@@ -1,10 +1,10 @@
-"""Declarative base, naming convention and time helpers shared by every model."""
+"""Declarative base, naming convention and time helpers shared by every model. A leaf: it
+imports nothing from saas, so every layer may import it."""
 
 import sqlite3
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, Engine, MetaData, event
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, registry
 from sqlalchemy.types import TypeDecorator
 
@@ -27,14 +27,6 @@ def _tune_sqlite(dbapi_connection, connection_record) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
-
-
-def insert_on_conflict(model):
-    """An INSERT that supports ON CONFLICT DO NOTHING / DO UPDATE on PostgreSQL and SQLite."""
-    from saas.extensions import db  # noqa: PLC0415 - extensions import this module
-
-    dialect = db.engine.dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
 
 
 def now_utc() -> datetime:

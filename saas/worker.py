@@ -2,7 +2,7 @@
 
 import logging
 
-import saas.jobs.catalog  # noqa: F401 - registers every job and task with the consumer
+import saas.features  # noqa: F401 - every feature's tasks, registered before the consumer starts
 from saas import create_app
 from saas.extensions import huey
 from saas.jobs.heartbeat import start_heartbeat_thread

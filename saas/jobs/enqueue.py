@@ -1,11 +1,21 @@
-"""Enqueue after commit: a task must never run before the rows it reads exist."""
+"""Enqueue after commit: a task must never run before the rows it reads exist.
+
+Pending tasks are kept per savepoint (None: outside any savepoint), so a rolled-back savepoint
+drops only its own tasks; a released one hands them to the level around it, and they go out
+when the outermost transaction commits."""
+
+import logging
 
 from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from saas.extensions import db
 
-_PENDING = "saas.enqueue_after_commit"
+log = logging.getLogger(__name__)
+
+_PENDING = (
+    "saas.enqueue_after_commit"  # session.info key: {savepoint or None: [(task, args, kwargs)]}
+)
 
 
 class IdOf:
@@ -20,24 +30,62 @@ class IdOf:
 
 
 def enqueue_after_commit(task, *args, **kwargs) -> None:
-    """Queue `task(*args, **kwargs)` once the current transaction commits; drop it on rollback."""
-    db.session.info.setdefault(_PENDING, []).append((task, args, kwargs))
+    """Queue `task(*args, **kwargs)` once the outermost transaction commits; drop it if the
+    transaction, or the savepoint it was queued in, rolls back."""
+    session = db.session()
+    pending = session.info.setdefault(_PENDING, {})
+    pending.setdefault(session.get_nested_transaction(), []).append((task, args, kwargs))
+
+
+def _enclosing_savepoint(transaction: SessionTransaction) -> SessionTransaction | None:
+    parent = transaction.parent
+    while parent is not None and not parent.nested:
+        parent = parent.parent
+    return parent
 
 
 @event.listens_for(Session, "after_flush_postexec")
 def _resolve_ids(session: Session, flush_context) -> None:
-    for _task, args, _kwargs in session.info.get(_PENDING, []):
-        for arg in args:
-            if isinstance(arg, IdOf) and arg.value is None:
-                arg.value = arg.row.id  # fresh after the flush: reading it costs no query
+    for tasks in session.info.get(_PENDING, {}).values():
+        for _task, args, _kwargs in tasks:
+            for arg in args:
+                if isinstance(arg, IdOf) and arg.value is None:
+                    arg.value = arg.row.id  # fresh after the flush: reading it costs no query
 
 
 @event.listens_for(Session, "after_commit")
 def _enqueue_pending(session: Session) -> None:
-    for task, args, kwargs in session.info.pop(_PENDING, []):
+    savepoint = session.get_nested_transaction()
+    if savepoint is not None:  # a savepoint was released: its tasks wait for the outer commit
+        pending = session.info.get(_PENDING, {})
+        if savepoint in pending:
+            released = pending.pop(savepoint)
+            pending.setdefault(_enclosing_savepoint(savepoint), []).extend(released)
+        return
+    for tasks in session.info.pop(_PENDING, {}).values():
+        for task, args, kwargs in tasks:
+            _enqueue(task, args, kwargs)
+
+
+def _enqueue(task, args: tuple, kwargs: dict) -> None:
+    # The transaction is committed: raising would tell the caller it was not, and keep the
+    # other tasks back. The sweeps re-enqueue work whose task was lost, so log and go on.
+    try:
         task(*(arg.value if isinstance(arg, IdOf) else arg for arg in args), **kwargs)
+    except Exception:
+        log.exception("Could not enqueue %s after commit; a sweep will", _task_name(task))
 
 
-@event.listens_for(Session, "after_soft_rollback")
-def _drop_pending(session: Session, previous_transaction) -> None:
-    session.info.pop(_PENDING, None)
+def _task_name(task) -> str:
+    function = getattr(task, "func", task)  # a Huey task wraps its function
+    return f"{function.__module__}.{function.__qualname__}"
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _drop_rolled_back(session: Session, transaction: SessionTransaction) -> None:
+    # A commit has already sent or handed on the transaction's tasks (after_commit runs first);
+    # whatever is left belongs to a rollback.
+    if transaction.nested:
+        session.info.get(_PENDING, {}).pop(transaction, None)
+    elif transaction.parent is None:
+        session.info.pop(_PENDING, None)

@@ -9,8 +9,8 @@ from datetime import timedelta
 
 from flask import current_app
 
-from saas.database import insert_on_conflict, now_utc
-from saas.extensions import db
+from saas.database import now_utc
+from saas.extensions import db, insert_on_conflict
 from saas.jobs.models import Heartbeat
 
 log = logging.getLogger(__name__)

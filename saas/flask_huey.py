@@ -1,8 +1,12 @@
-"""The app's Huey: storage chosen from the app's config, every task run in an app context."""
+"""Huey as a Flask extension: created unbound, bound by `init_app`, every task run in an app
+context. A leaf like saas.database (it imports nothing from saas), so saas.extensions, which
+creates the one Huey, stays below the job layer."""
 
 import redis
 from huey import Huey
-from huey.storage import MemoryStorage, RedisExpireStorage, SqliteStorage
+from huey.storage import RedisExpireStorage, SqliteStorage
+
+UNBOUND = "the Huey is not bound to an app: call huey.init_app(app) (create_app does) first"
 
 
 def storage_for(config: dict) -> tuple[type, dict]:
@@ -16,11 +20,22 @@ def storage_for(config: dict) -> tuple[type, dict]:
     return SqliteStorage, {"filename": config["HUEY_SQLITE_PATH"]}
 
 
+class UnboundStorage:
+    """The storage until `init_app`: any use fails loudly, where an in-memory placeholder would
+    take the task and lose it."""
+
+    def __init__(self, name: str, **kwargs):
+        self.name = name
+
+    def __getattr__(self, attribute: str):
+        raise RuntimeError(f"{UNBOUND} (storage.{attribute} was used)")
+
+
 class FlaskHuey(Huey):
     """Huey created unbound at import and bound to an app by `init_app`, like any extension."""
 
     def __init__(self):
-        super().__init__("unbound", storage_class=MemoryStorage)
+        super().__init__("unbound", storage_class=UnboundStorage)
         self.flask_app = None
 
     def init_app(self, app) -> None:
@@ -30,10 +45,12 @@ class FlaskHuey(Huey):
         self.flask_app = app
         app.extensions["huey"] = self
 
-    def _execute(self, task, timestamp):
-        # The one place tasks get their app context; consumer threads start with none.
+    def execute(self, task, timestamp=None):
+        """Run `task` in an app context, the one place tasks get one: consumer threads have none."""
+        if self.flask_app is None:
+            raise RuntimeError(UNBOUND)
         with self.flask_app.app_context():
-            return super()._execute(task, timestamp)
+            return super().execute(task, timestamp)
 
     def is_reachable(self) -> bool:
         try:
