@@ -9,7 +9,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from saas.extensions import db
 from saas.jobs import clock, scheduler
-from saas.jobs.models import JobRun
+from saas.jobs.models import JobRun, RunStatus
 from saas.jobs.registry import REGISTRY
 from saas.jobs.runner import enqueue_manual_run, run_inline
 
@@ -59,7 +59,7 @@ def run_job_command(name: str, inline: bool) -> None:
     if inline:
         run = run_inline(name)
         click.echo(f"Run #{run.id} of {name}: {run.status} {run.result or run.error or ''}")
-        if run.status != "succeeded":
+        if run.status != RunStatus.SUCCEEDED:
             raise SystemExit(1)
         return
     run = enqueue_manual_run(name)

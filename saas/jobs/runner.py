@@ -14,6 +14,7 @@ from saas.jobs import lifecycle
 from saas.jobs.enqueue import IdOf, enqueue_after_commit
 from saas.jobs.models import JOB_RUNS, JobRun, RunStatus, Trigger
 from saas.jobs.registry import Job, RunContext, get_job
+from saas.jobs.retry import PermanentError
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,12 @@ def _start(run_id: int) -> tuple[RunContext | None, Job | None]:
     if name is None:
         db.session.rollback()
         return None, None
-    job = get_job(name)
+    try:
+        job = get_job(name)
+    except LookupError as unknown:  # a job removed by a deploy: fail its run, don't requeue it
+        if lifecycle.claim(JOB_RUNS, run_id) is not None:
+            lifecycle.fail(JOB_RUNS, run_id, 1, PermanentError(str(unknown)), _timing(None))
+        return None, None
     now = now_utc()
     row = lifecycle.claim(
         JOB_RUNS,

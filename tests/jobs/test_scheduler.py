@@ -228,3 +228,15 @@ def test_a_run_that_starts_while_another_of_its_job_is_running_is_skipped(app, r
     assert [(r.status, r.error) for r in manual] == [
         ("skipped", "the previous run of this job was still running")
     ]
+
+
+def test_a_run_of_a_job_that_no_longer_exists_fails_instead_of_coming_back(app):
+    with app.app_context():
+        run = JobRun(job="retired_job", status="enqueued", enqueued_at=now_utc())
+        db.session.add(run)
+        db.session.commit()
+        run_job.call_local(run.id)
+        assert huey.pending_count() == 0 and huey.scheduled() == []
+    [run] = runs(app, "retired_job")
+    assert run.status == "failed"
+    assert run.error.startswith("PermanentError: No job named 'retired_job'")
