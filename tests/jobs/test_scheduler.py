@@ -12,7 +12,7 @@ from saas.jobs import scheduler
 from saas.jobs.models import JobRun
 from saas.jobs.registry import REGISTRY, Job
 from saas.jobs.retry import RetryPolicy
-from saas.jobs.runner import enqueue_manual_run
+from saas.jobs.runner import enqueue_manual_run, run_job
 
 MIDNIGHT = datetime(2026, 11, 26, 0, 0, tzinfo=UTC)
 
