@@ -83,5 +83,9 @@ def test_a_replica_killed_mid_tick_loses_and_doubles_nothing(
     for scheduler in (healthy, replacement):
         assert scheduler.wait(timeout=20) == 0
     with app.app_context():
-        assert db.session.get(JobRun, orphan).status in ("enqueued", "running", "succeeded")
+        run = db.session.get(JobRun, orphan)
+    # Its task was re-enqueued by the sweep. The orphan may be the every-minute `sweep` job's
+    # slot (overlap="skip"): on this compressed clock a newer run of it may hold the job then.
+    overlapped = run.status == "skipped" and "still running" in run.error
+    assert run.status in ("enqueued", "running", "succeeded") or overlapped
     assert_each_slot_ran_once(app, run_log, first_slots=12)
