@@ -1,0 +1,14 @@
+"""Fixtures of the fault tests: a PostgreSQL cluster of the test's own, to stop and restart."""
+
+import pytest
+
+from tests.support.private_postgres import PrivatePostgres
+
+
+@pytest.fixture
+def private_postgres():
+    """A started cluster on its own port; stopped and removed at the end, even when the test
+    (or the start itself) fails."""
+    with PrivatePostgres() as cluster:
+        cluster.start()
+        yield cluster
