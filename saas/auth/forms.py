@@ -1,8 +1,9 @@
 """Account forms; field names are part of the public interface."""
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField
 from wtforms.validators import DataRequired, Email, Length
+
+from saas.forms import Form
 
 EMAIL = [DataRequired(), Email(check_deliverability=False), Length(max=254)]
 
@@ -14,38 +15,38 @@ def strip(value: str | None) -> str | None:
 PASSWORD = [DataRequired(), Length(max=256)]
 
 
-class SignupForm(FlaskForm):
+class SignupForm(Form):
     email = EmailField("Email", validators=EMAIL, filters=[strip])
     password = PasswordField("Password", validators=PASSWORD)
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     email = EmailField("Email", validators=EMAIL, filters=[strip])
     password = PasswordField("Password", validators=PASSWORD)
     remember = BooleanField("Remember me")
 
 
-class ResetRequestForm(FlaskForm):
+class ResetRequestForm(Form):
     email = EmailField("Email", validators=EMAIL, filters=[strip])
 
 
-class ResetPasswordForm(FlaskForm):
+class ResetPasswordForm(Form):
     password = PasswordField("New password", validators=PASSWORD)
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(Form):
     current_password = PasswordField("Current password", validators=PASSWORD)
     new_password = PasswordField("New password", validators=PASSWORD)
 
 
-class ChangeEmailForm(FlaskForm):
+class ChangeEmailForm(Form):
     email = EmailField("New email", validators=EMAIL, filters=[strip])
     password = PasswordField("Current password", validators=PASSWORD)
 
 
-class DeleteAccountForm(FlaskForm):
+class DeleteAccountForm(Form):
     password = PasswordField("Current password", validators=PASSWORD)
 
 
-class LogoutForm(FlaskForm):
+class LogoutForm(Form):
     """Only the CSRF token: logging out is a POST."""

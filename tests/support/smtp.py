@@ -8,6 +8,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import Envelope
 
 
 def free_port() -> int:
@@ -17,14 +18,19 @@ def free_port() -> int:
 
 
 class Mailbox:
-    def __init__(self):
+    def __init__(self, smtputf8: bool = True):
         self.messages: list[EmailMessage] = []
+        self.envelopes: list[Envelope] = []  # as received: raw content, MAIL FROM options
         self.peers: list[tuple] = []  # the client address each message came from
         self._arrived = threading.Condition()
         self.port = free_port()
         self.rejected: set[str] = set()  # recipients answered with 550
         self.rcpt_pause = 0.0  # seconds to stall at RCPT, to catch a sender mid-send
-        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.smtputf8 = smtputf8  # offer the SMTPUTF8 extension (RFC 6531) in EHLO
+        self._controller = self._new_controller()
+
+    def _new_controller(self) -> Controller:
+        return Controller(self, hostname="127.0.0.1", port=self.port, enable_SMTPUTF8=self.smtputf8)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         await asyncio.sleep(self.rcpt_pause)
@@ -37,6 +43,7 @@ class Mailbox:
         message = message_from_bytes(envelope.content, policy=policy.default)
         with self._arrived:
             self.messages.append(message)
+            self.envelopes.append(envelope)
             self.peers.append(session.peer)
             self._arrived.notify_all()
         return "250 Message accepted"
@@ -52,8 +59,14 @@ class Mailbox:
 
     def restart(self) -> None:
         """Come back on the same port, as a mail server does after an outage."""
-        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller = self._new_controller()
         self._controller.start()
+
+    def offer_smtputf8(self, offered: bool) -> None:
+        """Restart on the same port with SMTPUTF8 offered or not."""
+        self.stop()
+        self.smtputf8 = offered
+        self.restart()
 
     def wait_for(self, count: int = 1, timeout: float = 20) -> list[EmailMessage]:
         """Block until `count` messages have arrived; fail the test after `timeout` seconds."""
