@@ -10,6 +10,7 @@ from saas.auth.models import ADMIN, User
 from saas.billing.cards import save_card
 from saas.database import now_utc
 from saas.extensions import db
+from saas.jobs import clock
 
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "admin-password"
@@ -17,7 +18,7 @@ CUSTOMER_PASSWORD = "customer-password"
 
 
 def _months_ahead(months: int) -> tuple[int, int]:
-    today = now_utc().date()
+    today = clock.now().date()
     index = today.year * 12 + today.month - 1 + months
     return index % 12 + 1, index // 12
 

@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 import uuid
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 import flask_migrate
@@ -12,6 +13,7 @@ import pytest
 from saas import create_app
 from saas.extensions import db, huey
 from tests.support.auth import AuthActions
+from tests.support.probe_clock import FIXED_NOW_VARIABLE
 from tests.support.procfile import procfile_command
 from tests.support.services import (
     APP_VARIABLES,
@@ -25,6 +27,7 @@ from tests.support.smtp import Mailbox
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_SECRET_KEY = "test-secret-key-not-for-production"
+FIXED_NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)  # the 1st of a 31-day month (issue 10)
 
 
 def migrate_to_head(database_url: str, instance: Path) -> None:
@@ -179,3 +182,20 @@ def start_scheduler(start_process):
 @pytest.fixture
 def auth(client):
     return AuthActions(client)
+
+
+@pytest.fixture
+def fixed_clock(monkeypatch):
+    """The product's clock (`saas.jobs.clock.now`) stands still at FIXED_NOW, in this process and,
+    through PROBE_FIXED_NOW, in the processes the test starts afterwards; returns a setter that
+    moves it (a date means noon UTC that day) and returns the new moment."""
+
+    def fix(moment: date | datetime) -> datetime:
+        if not isinstance(moment, datetime):
+            moment = datetime.combine(moment, time(12), UTC)
+        monkeypatch.setattr("saas.jobs.clock.now", lambda: moment)
+        monkeypatch.setenv(FIXED_NOW_VARIABLE, moment.isoformat())
+        return moment
+
+    fix(FIXED_NOW)
+    return fix

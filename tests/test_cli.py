@@ -1,4 +1,4 @@
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from saas.auth.models import User
 from saas.billing.models import Card
@@ -6,7 +6,8 @@ from saas.database import now_utc
 from saas.extensions import db
 
 
-def test_seed_is_idempotent_and_prints_the_admin_login(runner, app, auth):
+def test_seed_is_idempotent_and_prints_the_admin_login(runner, app, auth, fixed_clock):
+    fixed_clock(datetime(2026, 12, 1, 0, 30, tzinfo=UTC))  # the 1st of a 31-day month
     first = runner.invoke(args=["seed"])
     assert first.exit_code == 0, first.output
     assert "admin@example.com / admin-password" in first.output
@@ -16,15 +17,14 @@ def test_seed_is_idempotent_and_prints_the_admin_login(runner, app, auth):
         users = db.session.execute(db.select(User)).scalars().all()
         assert len(users) == 5
         assert [u.email for u in users if u.is_admin] == ["admin@example.com"]
-        today = now_utc().date()
         expiring = (
-            db.session.execute(
-                db.select(Card).filter_by(exp_month=today.month, exp_year=today.year)
-            )
+            db.session.execute(db.select(Card).filter_by(exp_month=12, exp_year=2026))
             .scalars()
             .all()
         )
-        assert [c.user.email for c in expiring] == ["expiring@example.com"]
+        assert [(c.user.email, c.expiring_soon) for c in expiring] == [
+            ("expiring@example.com", True)
+        ]
         inactive = (
             db.session.execute(
                 db.select(User).where(User.last_seen_at < now_utc() - timedelta(days=180))

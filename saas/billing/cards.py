@@ -1,6 +1,7 @@
-"""Card expiry: a card is valid until the end of its expiry month."""
+"""Card expiry: a card is valid until the last day of its expiry month."""
 
-from datetime import datetime, timedelta
+import calendar
+from datetime import UTC, date, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import case
@@ -9,14 +10,26 @@ from saas.auth.models import User
 from saas.billing.models import Card
 from saas.database import now_utc
 from saas.extensions import db
+from saas.jobs import clock
+
+
+def month_key(day: date) -> int:
+    return day.year * 12 + day.month
+
+
+def is_last_day_of_month(day: date) -> bool:
+    return day.day == calendar.monthrange(day.year, day.month)[1]
 
 
 def expiry_limit(as_of: datetime, window_days: int) -> int:
-    """Cards whose exp_year * 12 + exp_month is at most this expire within the window: the card
-    stops being valid at the start of the month after its expiry month, and that start is on or
-    before `as_of + window` exactly when the expiry month is before the month of that date."""
-    horizon = as_of + timedelta(days=window_days)
-    return horizon.year * 12 + horizon.month - 1
+    """Cards whose exp_year * 12 + exp_month is at most this are flagged: their last valid day is
+    on or before today + window (that whole day counts), or they expire this month or earlier.
+    A month's last day is on or before the horizon exactly when the month is before the
+    horizon's month, or is that month and the horizon is its last day."""
+    today = as_of.astimezone(UTC).date()
+    horizon = today + timedelta(days=window_days)
+    limit = month_key(horizon) - (0 if is_last_day_of_month(horizon) else 1)
+    return max(limit, month_key(today))
 
 
 def expiring_condition(as_of: datetime, window_days: int):
@@ -24,8 +37,9 @@ def expiring_condition(as_of: datetime, window_days: int):
 
 
 def is_expiring(card: Card, as_of: datetime | None = None) -> bool:
+    """The same rule as `expiring_condition`, for one card in memory (default: now)."""
     window = current_app.config["CARD_EXPIRY_WINDOW_DAYS"]
-    return card.expiry_key <= expiry_limit(as_of or now_utc(), window)
+    return card.expiry_key <= expiry_limit(as_of or clock.now(), window)
 
 
 def refresh_expiring_flags(as_of: datetime) -> int:

@@ -1,6 +1,8 @@
 """The browser suite: Playwright driving Debian's Chromium (never a downloaded browser) against
 the Procfile's web command, with the real worker. Screenshots of each final state are saved under
-BROWSER_ARTIFACTS (default .ci/artifacts/browser)."""
+BROWSER_ARTIFACTS (default .ci/artifacts/browser). The web, worker and CLI processes run the
+product's app through the test probes, so a test that asks for `fixed_clock` (before
+`live_server`) has them all on its fixed clock (PROBE_FIXED_NOW)."""
 
 import os
 import time
@@ -10,11 +12,16 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
-from tests.support.procfile import ROOT
+from tests.support.procfile import ROOT, procfile_command
 from tests.support.smtp import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("BROWSER_ARTIFACTS") or ROOT / ".ci" / "artifacts" / "browser")
+# The web command's app and bind address, and what the tests run instead.
+WEB_APP = (
+    '"saas:create_app()" --bind 0.0.0.0:',
+    '"tests.support.probe_clock:create_app()" --bind 127.0.0.1:',
+)
 
 
 @pytest.fixture(scope="session")
@@ -29,9 +36,10 @@ def chromium():
 
 @pytest.fixture
 def live_server(start_process, app):
-    """The Procfile's web command (gunicorn) on a free port of 127.0.0.1."""
+    """The Procfile's web command (gunicorn) on a free port of 127.0.0.1, serving the probe app."""
+    assert WEB_APP[0] in procfile_command("web"), "the Procfile's web command changed"
     port = free_port()
-    start_process("web", ("0.0.0.0:", "127.0.0.1:"), PORT=str(port), WEB_CONCURRENCY="1")
+    start_process("web", WEB_APP, PORT=str(port), WEB_CONCURRENCY="1")
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:

@@ -18,7 +18,7 @@ def flask_cli(app_env, *args: str) -> str:
     env = {**os.environ, **app_env}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     result = subprocess.run(
-        ["flask", "--app", "saas", *args],
+        ["flask", "--app", "tests.support.probe_clock", *args],
         env=env,
         cwd=ROOT,
         capture_output=True,
@@ -70,13 +70,14 @@ def test_the_contact_form_answers_at_once_and_the_worker_sends_the_email(
 
 
 def test_a_customer_whose_card_expires_sees_the_banner_after_the_midnight_job(
-    page, live_server, app_env
+    fixed_clock, page, live_server, app_env
 ):
+    """On the 1st of a 31-day month (the fixture's day): the seeded card expires this month."""
     flask_cli(app_env, "seed")
     assert "succeeded" in flask_cli(app_env, "jobs", "run", "mark_expiring_cards", "--inline")
     log_in(page, live_server, "expiring@example.com", "customer-password")
     banner = page.get_by_test_id("card-expiry-banner")
-    expect(banner).to_contain_text("Your card ending 4242 expires")
+    expect(banner).to_contain_text("Your card ending 4242 expires 12/2026.")
     expect(banner.get_by_role("link", name="Update it")).to_have_attribute("href", "/billing")
 
 

@@ -7,13 +7,12 @@ import pytest
 from saas.auth.models import User
 from saas.billing.cards import save_card
 from saas.billing.models import Card
-from saas.database import now_utc
 from saas.extensions import db
 from saas.jobs import scheduler
 from saas.jobs.models import JobRun
 from saas.jobs.registry import get_job
 from saas.mail.models import OutboundEmail
-from tests.support.accounts import make_user, months_from_now
+from tests.support.accounts import days_ago, make_user, months_ahead
 from tests.support.smtp import text_body
 
 
@@ -43,9 +42,9 @@ def outbox_count(app) -> int:
 
 
 def test_mark_expiring_cards_flags_clears_and_emails_once_per_expiry(
-    app, runner, run_queued_tasks, mailbox
+    app, runner, run_queued_tasks, mailbox, fixed_clock
 ):
-    this_month, next_year = months_from_now(0), months_from_now(13)
+    this_month, next_year = months_ahead(0), months_ahead(13)
     make_user(app, "soon@example.com", card=(*this_month, "1111"))
     make_user(app, "expired@example.com", card=(3, this_month[1] - 1, "2222"))
     make_user(app, "later@example.com", card=(*next_year, "3333"))
@@ -84,14 +83,16 @@ def test_mark_expiring_cards_flags_clears_and_emails_once_per_expiry(
     assert mailbox.wait_for(3)[-1]["Subject"].startswith("Your card ending 6666 expires 01/")
 
 
-def test_remind_inactive_users_once_per_inactivity_period(app, runner, run_queued_tasks, mailbox):
+def test_remind_inactive_users_once_per_inactivity_period(
+    app, runner, run_queued_tasks, mailbox, fixed_clock
+):
     away = make_user(app, "away@example.com", seen_days_ago=200)
     make_user(app, "recent@example.com", seen_days_ago=10)
     make_user(
         app,
         "never@example.com",
         seen_days_ago=None,
-        created_at=now_utc() - timedelta(days=300),
+        created_at=days_ago(300),
     )
 
     assert run_job(runner, run_queued_tasks, "remind_inactive_users")["reminded"] == 2
@@ -101,8 +102,8 @@ def test_remind_inactive_users_once_per_inactivity_period(app, runner, run_queue
 
     with app.app_context():  # came back after the reminder, then went quiet again
         user = db.session.get(User, away)
-        user.inactivity_reminded_at = now_utc() - timedelta(days=400)
-        user.last_seen_at = now_utc() - timedelta(days=190)
+        user.inactivity_reminded_at = days_ago(400)
+        user.last_seen_at = days_ago(190)
         db.session.commit()
     assert run_job(runner, run_queued_tasks, "remind_inactive_users")["reminded"] == 1
     assert mailbox.wait_for(3)[-1]["To"] == "away@example.com"
@@ -110,9 +111,8 @@ def test_remind_inactive_users_once_per_inactivity_period(app, runner, run_queue
 
 @pytest.mark.app_config(INACTIVE_DELETE_AFTER_DAYS=30, INACTIVE_DELETE_WARNING_DAYS=14)
 def test_deletion_of_inactive_users_is_always_preceded_by_a_warning(
-    app, runner, run_queued_tasks, mailbox
+    app, runner, run_queued_tasks, mailbox, fixed_clock
 ):
-    days_ago = lambda days: now_utc() - timedelta(days=days)  # noqa: E731
     make_user(app, "warn@example.com", seen_days_ago=400, inactivity_reminded_at=days_ago(20))
     make_user(app, "fresh@example.com", seen_days_ago=400, inactivity_reminded_at=days_ago(5))
     make_user(
@@ -146,8 +146,11 @@ def test_deletion_of_inactive_users_is_always_preceded_by_a_warning(
     }
 
 
-def test_monthly_digest_runs_on_the_second_tuesday_slot(app, run_queued_tasks, mailbox):
-    make_user(app, "alice@example.com", card=(*months_from_now(0), "4242"))
+def test_monthly_digest_runs_on_the_second_tuesday_slot(
+    app, run_queued_tasks, mailbox, fixed_clock
+):
+    fixed_clock(datetime(2026, 12, 8, 1, 0, 30, tzinfo=UTC))
+    make_user(app, "alice@example.com", card=(12, 2026, "4242"))
     make_user(app, "off@example.com", active=False)
     make_user(app, "root@example.com", role="admin")
     second_tuesday_november = datetime(2026, 11, 10, 1, 0, tzinfo=UTC)
@@ -172,9 +175,9 @@ def test_monthly_digest_runs_on_the_second_tuesday_slot(app, run_queued_tasks, m
 
 
 def test_retention_prunes_old_finished_runs_but_keeps_each_jobs_newest_slot(
-    app, runner, run_queued_tasks
+    app, runner, run_queued_tasks, fixed_clock
 ):
-    old = now_utc() - timedelta(days=120)
+    old = days_ago(120)
     with app.app_context():
         for days in (3, 2, 1):
             db.session.add(
