@@ -8,8 +8,14 @@ from datetime import UTC, datetime
 import pytest
 
 from saas.billing import stripe_api as stripe_module
-from saas.billing.models import BillingCustomer, Card, Invoice, StripeEvent, Subscription
-from saas.billing.models import retry_policy
+from saas.billing.models import (
+    BillingCustomer,
+    Card,
+    Invoice,
+    StripeEvent,
+    Subscription,
+    retry_policy,
+)
 from saas.billing.tasks import process_stripe_event, sync_card
 from saas.extensions import db, huey
 from saas.jobs.retry import PermanentError
