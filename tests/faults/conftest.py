@@ -1,8 +1,10 @@
-"""Fixtures of the fault tests: a PostgreSQL cluster of the test's own, to stop and restart."""
+"""Fixtures of the fault tests: a PostgreSQL cluster and a Redis server of the test's own, to stop
+and restart."""
 
 import pytest
 
 from tests.support.private_postgres import PrivatePostgres
+from tests.support.private_redis import PrivateRedis
 
 
 @pytest.fixture
@@ -12,3 +14,11 @@ def private_postgres():
     with PrivatePostgres() as cluster:
         cluster.start()
         yield cluster
+
+
+@pytest.fixture
+def private_redis():
+    """A started Redis on its own port; stopped and removed at the end."""
+    with PrivateRedis() as server:
+        server.start()
+        yield server
