@@ -60,7 +60,14 @@ def from_environment() -> dict:
             "pool_pre_ping": True,
             "pool_size": max(5, _get_int("WORKER_CONCURRENCY", 8)),
             "max_overflow": 10,
+            # A request waits this long for a free connection, then answers 503.
+            "pool_timeout": float(_get("DB_WAIT", "10")),
         },
+        # While the database is unreachable (a restart), a new connection keeps trying for
+        # DB_WAIT seconds, each try bounded by DB_CONNECT_TIMEOUT; a request whose connection
+        # dropped before it committed runs again within DB_WAIT; past it: 503 with Retry-After.
+        "DB_WAIT": float(_get("DB_WAIT", "10")),
+        "DB_CONNECT_TIMEOUT": float(_get("DB_CONNECT_TIMEOUT", "5")),
         # Queue
         "REDIS_URL": redis_url,
         "QUEUE_NAME": _get("QUEUE_NAME", "saas"),

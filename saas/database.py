@@ -1,12 +1,23 @@
 """Declarative base, naming convention and time helpers shared by every model. A leaf: it
 imports nothing from saas, so every layer may import it."""
 
+import logging
 import sqlite3
+import time
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, Engine, MetaData, event
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import DeclarativeBase, registry
 from sqlalchemy.types import TypeDecorator
+
+log = logging.getLogger(__name__)
+
+# SQLSTATE classes of a server that is there but cannot take work now: connection exceptions,
+# "the database system is shutting down / starting up / in recovery", too many connections.
+UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+SQLITE_BUSY = ("SQLITE_BUSY", "SQLITE_LOCKED")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -27,6 +38,51 @@ def _tune_sqlite(dbapi_connection, connection_record) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """True when `error` says the database cannot be reached now (restarting, refusing, the
+    connection dropped, the pool exhausted while waiting), not that the statement is wrong."""
+    if isinstance(error, PoolTimeoutError):
+        return True
+    if not isinstance(error, DBAPIError):
+        return False
+    if error.connection_invalidated or isinstance(error, InterfaceError):
+        return True
+    return isinstance(error, OperationalError) and _unreachable(error.orig)
+
+
+def _unreachable(orig: BaseException) -> bool:
+    if isinstance(orig, sqlite3.Error):
+        return getattr(orig, "sqlite_errorname", None) in SQLITE_BUSY
+    # psycopg gives no SQLSTATE for a connection that failed on the client side (refused, reset).
+    sqlstate = getattr(orig, "sqlstate", None)
+    return sqlstate is None or sqlstate.startswith(UNAVAILABLE_SQLSTATES)
+
+
+def wait_for_connections(engine: Engine, *, wait: float, timeout: float) -> None:
+    """New connections of `engine` keep trying for up to `wait` seconds while the server is
+    unreachable (a restart takes seconds), each try bounded by `timeout` on PostgreSQL."""
+
+    @event.listens_for(engine, "do_connect")
+    def connect(dialect, connection_record, cargs, cparams):
+        if dialect.name == "postgresql":
+            cparams.setdefault("connect_timeout", max(1, round(timeout)))
+        return _connect_patiently(dialect, cargs, cparams, time.monotonic() + wait)
+
+
+def _connect_patiently(dialect, cargs, cparams, deadline: float):
+    pause = 0.05
+    while True:
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except dialect.loaded_dbapi.Error as error:
+            retryable = isinstance(error, dialect.loaded_dbapi.OperationalError)
+            if not retryable or not _unreachable(error) or time.monotonic() + pause > deadline:
+                raise
+            log.debug("Database unreachable (%s); connecting again", str(error).splitlines()[0])
+            time.sleep(pause)
+            pause = min(pause * 2, 0.5)
 
 
 def now_utc() -> datetime:

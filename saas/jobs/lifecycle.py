@@ -249,7 +249,13 @@ def execute_durably(write, executor=None):
     """Run `write(connection)` and commit; while the database is unreachable, run it again with
     backoff (up to OUTCOME_RETRY_FOR seconds) in this same worker, on a fresh connection from
     the session (the attempt's own `executor` is gone by then). The caller has committed its
-    own changes first: a retry writes only what `write` writes."""
+    own changes first: a retry writes only what `write` writes.
+
+    The row stays ours meanwhile: the sweep takes back only a row whose lease has expired, and
+    the outcome's UPDATE asks for the active status, not an unexpired lease. A new connection
+    keeps trying while the server is down (saas.database.wait_for_connections), so the write
+    lands within a second of the database answering again, before any lease that was still
+    running when it went down can expire."""
     deadline = time.monotonic() + current_app.config["OUTCOME_RETRY_FOR"]
     pause = 0.1
     while True:
@@ -264,7 +270,7 @@ def execute_durably(write, executor=None):
                 "Database unreachable (%s); writing the outcome again", type(error).__name__
             )
             time.sleep(pause)
-            pause = min(pause * 2, 5.0)
+            pause = min(pause * 2, 1.0)
 
 
 def _write_once(write, executor):
