@@ -141,6 +141,11 @@ def from_environment() -> dict:
         "MAIL_RETRIES": _get_int("MAIL_RETRIES", 5),
         "MAIL_RETRY_BASE": float(_get("MAIL_RETRY_BASE", "4")),
         "MAIL_RETRY_CAP": float(_get("MAIL_RETRY_CAP", "300")),
+        # After the quick tries, transient failures go on (every MAIL_RETRY_CAP seconds) until
+        # the email is this many seconds old (0: no time budget).
+        "MAIL_RETRY_FOR": float(_get("MAIL_RETRY_FOR", "86400")),
+        # While the mail server refuses connections, one worker thread probes it this often.
+        "MAIL_PROBE_INTERVAL": float(_get("MAIL_PROBE_INTERVAL", "5")),
         "MAIL_SEND_LEASE": _get_int("MAIL_SEND_LEASE", 120),
         # 0: the scheduler's sweep_outbox job sweeps; > 0: each worker also sweeps on its own.
         "MAIL_SWEEP_INTERVAL": float(_get("MAIL_SWEEP_INTERVAL", "0")),

@@ -10,6 +10,8 @@ lease says until when it may be presumed alive) or *finished*. The transitions:
 - finish / fail: the outcome, written only while the row is still ours (status still active), and
   retried while the database is unreachable, so a blip does not leave the row active until its
   lease runs out. `fail` asks the kind's RetryPolicy once: retry later, or failed for good.
+- postpone: a pending row's task comes back later without claiming it (no attempt is spent),
+  while a service the attempt needs is known to be down.
 - sweep: re-enqueues pending rows whose task should have started by now (the queue lost it, or
   the enqueue after commit failed), and takes back active rows whose lease expired.
 
@@ -33,7 +35,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from saas.database import now_utc
 from saas.extensions import db, huey
 from saas.jobs.enqueue import enqueue_after_commit
-from saas.jobs.retry import RetryPolicy
+from saas.jobs.retry import RetryPolicy, TransientError
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,8 @@ class Kind:
     lease: Callable[[], float]  # seconds, read from the config at call time
     policy: Callable[[], RetryPolicy]
     traceback: Any = None
+    # When the row was created: the age its policy's time budget (retry_for) counts from.
+    born: Any = None
     # How long a pending row's task may be overdue before the sweep enqueues it again.
     grace: Callable[[], float] = lambda: current_app.config["SWEEP_GRACE"]
     # Extra values when a row goes back to pending (retry or reclaim), given the retry time.
@@ -142,6 +146,25 @@ def claim(
     return row
 
 
+def postpone(kind: Kind, row_id: int, delay: float, *, where=(), executor=None) -> bool:
+    """Leave a pending (and, per `where`, due) row unclaimed, its attempts unspent, and run its
+    task again in `delay` seconds; False when the row is not pending, so nothing is scheduled."""
+    statement = (
+        db.update(kind.model)
+        .where(kind.id == row_id, kind.status.in_(kind.pending), *where)
+        .values({kind.due_at: now_utc() + timedelta(seconds=delay)})
+        .execution_options(synchronize_session=False)
+    )
+    if executor is not None:
+        moved = executor.execute(statement).rowcount
+    else:
+        moved = db.session.execute(statement).rowcount
+        db.session.commit()
+    if moved:
+        kind.task.schedule((row_id,), delay=delay)
+    return bool(moved)
+
+
 def renew(kind: Kind, row_id: int, lease: float | None = None) -> bool:
     """Extend an active row's lease; False when the row is no longer ours."""
     seconds = kind.lease() if lease is None else lease
@@ -219,12 +242,15 @@ def fail(
     executor=None,
     policy: RetryPolicy | None = None,
     message: str | None = None,
+    age: float | None = None,
 ) -> Failure:
     """Record a failed attempt: back to pending with a delay, or failed for good, as the policy
-    (the kind's, unless given) decides; the retry is scheduled here. `message` replaces the
-    stored `Class: error` text where people read it."""
-    message = (message or describe(error))[:ERROR_LIMIT]
-    delay = (policy or kind.policy()).retry_delay(attempts, error)
+    (the kind's, unless given) decides from the attempts and the row's `age` (seconds since it
+    was created, for a policy with a time budget); the retry is scheduled here. `message`
+    replaces the stored `Class: error` text where people read it."""
+    policy = policy or kind.policy()
+    delay = policy.retry_delay(attempts, error, age)
+    message = _failure_text(policy, error, message or describe(error), final=delay is None)
     changes = {kind.error: message, **(values or {})}
     if kind.traceback is not None:
         changes[kind.traceback] = traceback_of(error)
@@ -238,6 +264,12 @@ def fail(
     if delay is not None:
         kind.task.schedule((row_id,), delay=delay)
     return Failure(status, delay, message)
+
+
+def _failure_text(policy: RetryPolicy, error: BaseException, message: str, final: bool) -> str:
+    """The stored error; a final one says when it is final because the time budget ran out."""
+    reason = policy.final_reason(error) if final else None
+    return (f"{reason}: {message}" if reason else message)[:ERROR_LIMIT]
 
 
 def _is_disconnect(error: DBAPIError) -> bool:
@@ -320,15 +352,24 @@ def _reclaim_expired(kind: Kind) -> tuple[list[int], int]:
     now = now_utc()
     expired = (kind.status == kind.active, kind.lease_expires_at < now)
     policy = kind.policy()
-    exhausted = kind.attempts > policy.retries
+    exhausted = _exhausted(kind, policy, now)
     lost_worker = "the worker was lost during this attempt (its lease expired)"
     reset = {kind.lease_expires_at: None, kind.error: lost_worker}
-    failed = _update_returning_ids(
-        kind, _ids(kind, *expired, exhausted), {kind.status: kind.failed, **reset}, *expired
-    )
+    given_up = {**reset, kind.status: kind.failed}
+    given_up[kind.error] = _failure_text(policy, TransientError(), lost_worker, final=True)
+    failed = _update_returning_ids(kind, _ids(kind, *expired, exhausted), given_up, *expired)
     back = {kind.status: kind.retrying, kind.due_at: now, **kind.on_requeue(now), **reset}
     reclaimed = _update_returning_ids(kind, _ids(kind, *expired, ~exhausted), back, *expired)
     return reclaimed, len(failed)
+
+
+def _exhausted(kind: Kind, policy: RetryPolicy, now: datetime):
+    """RetryPolicy.exhausted as SQL: past the quick tries and, when the policy has a time budget
+    and the kind a creation column, created longer ago than the budget."""
+    condition = kind.attempts > policy.retries
+    if policy.retry_for is not None and kind.born is not None:
+        condition = condition & (kind.born <= now - timedelta(seconds=policy.retry_for))
+    return condition
 
 
 def sweep_all(kinds=None) -> dict[str, dict[str, int]]:

@@ -51,8 +51,15 @@ class OutboundEmail(db.Model):
 
 
 def retry_policy() -> RetryPolicy:
+    """MAIL_RETRIES quick tries, then transient failures go on at the cap until the email is
+    MAIL_RETRY_FOR seconds old (0: no time budget)."""
     config = current_app.config
-    return RetryPolicy(config["MAIL_RETRIES"], config["MAIL_RETRY_BASE"], config["MAIL_RETRY_CAP"])
+    return RetryPolicy(
+        config["MAIL_RETRIES"],
+        config["MAIL_RETRY_BASE"],
+        config["MAIL_RETRY_CAP"],
+        retry_for=config["MAIL_RETRY_FOR"] or None,
+    )
 
 
 EMAILS = Kind(
@@ -71,4 +78,5 @@ EMAILS = Kind(
     policy=retry_policy,
     grace=lambda: current_app.config["MAIL_SWEEP_GRACE"],
     on_requeue=lambda retry_at: {OutboundEmail.next_attempt_at: retry_at},
+    born=OutboundEmail.created_at,
 )

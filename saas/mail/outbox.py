@@ -4,12 +4,13 @@ An attempt's transitions (claim, record_sent, record_failure) are single stateme
 on their own, on one connection held for the attempt (`attempt_connection`): the outcome is
 written one round trip after the SMTP server answers, which keeps the window in which a killed
 worker causes a duplicate short. If the database drops meanwhile, the lifecycle writes the
-outcome again on a fresh connection once it is back."""
+outcome again on a fresh connection once it is back. While the mail server is down (the
+breaker is open) an attempt is not even claimed: `postpone` puts the task back."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.message import Message
 
 from sqlalchemy import Connection
@@ -33,6 +34,15 @@ class ClaimedEmail:
     context: dict
     attempts: int
     message_id: str
+    created_at: datetime
+
+    def age(self) -> float:
+        """Seconds since the email was created: what MAIL_RETRY_FOR counts."""
+        return (now_utc() - self.created_at).total_seconds()
+
+
+def _due() -> tuple:
+    return (OutboundEmail.next_attempt_at <= now_utc() + timedelta(seconds=1),)
 
 
 def claim(connection: Connection, email_id: int) -> ClaimedEmail | None:
@@ -40,7 +50,7 @@ def claim(connection: Connection, email_id: int) -> ClaimedEmail | None:
     row = lifecycle.claim(
         EMAILS,
         email_id,
-        where=(OutboundEmail.next_attempt_at <= now_utc() + timedelta(seconds=1),),
+        where=_due(),
         returning=(
             OutboundEmail.to_address,
             OutboundEmail.reply_to,
@@ -60,7 +70,15 @@ def claim(connection: Connection, email_id: int) -> ClaimedEmail | None:
         context=row.context,
         attempts=row.attempts,
         message_id=stable_message_id(email_id, row.created_at),
+        created_at=row.created_at,
     )
+
+
+def postpone(email_id: int, delay: float) -> bool:
+    """Run the row's task again in `delay` seconds without claiming it (no attempt is spent);
+    False when it is not pending and due (sent, held, or its own retry is scheduled later)."""
+    with attempt_connection() as connection:
+        return lifecycle.postpone(EMAILS, email_id, delay, where=_due(), executor=connection)
 
 
 @contextmanager
@@ -96,4 +114,6 @@ def record_failure(
     """Mark the row retrying (the retry is scheduled) or failed, while it is still ours: if the
     sweep took it back and another worker sent it, this attempt's failure must not undo that."""
     values = {OutboundEmail.message_id: email.message_id, OutboundEmail.updated_at: now_utc()}
-    return lifecycle.fail(EMAILS, email.id, email.attempts, error, values, executor=connection)
+    return lifecycle.fail(
+        EMAILS, email.id, email.attempts, error, values, executor=connection, age=email.age()
+    )

@@ -5,7 +5,7 @@ import logging
 from saas.jobs.lifecycle import Failure, durable_task
 from saas.mail import outbox
 from saas.mail.models import EMAILS, EmailStatus
-from saas.mail.transport import deliver
+from saas.mail.transport import deliver, wait_before_sending
 
 log = logging.getLogger(__name__)
 
@@ -13,6 +13,10 @@ log = logging.getLogger(__name__)
 @durable_task(EMAILS)
 def deliver_outbound_email(email_id: int) -> None:
     # Returns nothing: the outbox row is the record, so Huey stores no result per email.
+    wait = wait_before_sending()
+    if wait is not None:
+        outbox.postpone(email_id, wait)  # the mail server is down: no attempt is spent
+        return
     with outbox.attempt_connection() as connection:
         email = outbox.claim(connection, email_id)
         if email is None:

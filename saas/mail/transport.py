@@ -1,9 +1,12 @@
-"""Hand a message to SMTP, or write it as an .eml file when no MAIL_SERVER is set."""
+"""Hand a message to SMTP, or write it as an .eml file when no MAIL_SERVER is set. A server that
+refuses or does not answer connections trips the breaker (saas.mail.breaker): sends then wait
+for a probe (`wait_before_sending`) instead of spending attempts."""
 
 import binascii
 import io
 import logging
 import smtplib
+import ssl
 import threading
 import time
 from email.charset import Charset
@@ -20,6 +23,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 
 from saas.jobs.retry import PermanentError, TransientError
+from saas.mail.breaker import Breaker, breaker_for
 from saas.mail.rendering import RenderedEmail
 
 log = logging.getLogger(__name__)
@@ -33,6 +37,12 @@ MAX_LINE_BYTES = 998
 TEXT_CHARSET = Charset("utf-8")
 TEXT_CHARSET.body_encoding = None
 ADDRESS_HEADERS = ("From", "To", "Reply-To")
+CONNECTION_SETTINGS = ("MAIL_SERVER", "MAIL_PORT", "MAIL_USE_SSL", "MAIL_USE_TLS", "MAIL_USERNAME")
+
+
+class TransportDown(TransientError):
+    """The mail server could not be reached: connection refused or timed out, no route, or it
+    closed or refused the session before greeting."""
 
 
 def build_message(
@@ -107,13 +117,53 @@ def stable_message_id(email_id: int, created_at) -> str:
     return f"<outbox.{email_id}.{int(created_at.timestamp())}@{domain or 'localhost'}>"
 
 
+def _breaker(config) -> Breaker:
+    settings = tuple(config[key] for key in CONNECTION_SETTINGS)
+    return breaker_for(settings, config["MAIL_PROBE_INTERVAL"])
+
+
+def wait_before_sending() -> float | None:
+    """None when a send may go now (the server is up, or this thread's probe just connected to
+    it); otherwise the seconds until the next probe is due, before which sends would be wasted."""
+    config = current_app.config
+    if not config["MAIL_SERVER"]:
+        return None
+    breaker = _breaker(config)
+    if not breaker.is_down:
+        return None
+    if not breaker.begin_probe():
+        return breaker.wait()
+    try:
+        _probe(config)
+    except TransportDown as error:
+        breaker.probe_failed(str(error))
+        return breaker.wait()
+    except (OSError, smtplib.SMTPException):
+        pass  # it answered: the sends will tell what else is wrong
+    breaker.probe_succeeded()
+    return None
+
+
+def _probe(config) -> None:
+    """Open a session as a send would (greeting, STARTTLS, login) and close it."""
+    smtp = _connect(config)
+    try:
+        smtp.quit()
+    except (OSError, smtplib.SMTPException):
+        smtp.close()
+
+
 def deliver(message: Message) -> str:
-    """Send `message`; returns where it went. Failures come out as Permanent/TransientError."""
+    """Send `message`; returns where it went. Failures come out as Permanent/TransientError;
+    a TransportDown also trips the breaker."""
     config = current_app.config
     if not config["MAIL_SERVER"]:
         return _write_eml(message, Path(config["MAIL_FILE_DIR"]))
     try:
         return _send_smtp(message, config)
+    except TransportDown as error:
+        _breaker(config).trip(str(error))
+        raise
     except smtplib.SMTPRecipientsRefused as error:
         codes = [code for code, _ in error.recipients.values()]
         raise _classified(min(codes), str(error.recipients)) from error
@@ -152,10 +202,7 @@ _connection = _ThreadConnection()
 
 
 def _send_smtp(message: Message, config) -> str:
-    settings = tuple(
-        config[key]
-        for key in ("MAIL_SERVER", "MAIL_PORT", "MAIL_USE_SSL", "MAIL_USE_TLS", "MAIL_USERNAME")
-    )
+    settings = tuple(config[key] for key in CONNECTION_SETTINGS)
     reusable = (
         _connection.smtp is not None
         and _connection.settings == settings
@@ -227,9 +274,21 @@ def _flatten(message: Message, linesep: str) -> bytes:
     return buffer.getvalue()
 
 
-def _connect(config) -> smtplib.SMTP:
+def _open(config) -> smtplib.SMTP:
+    """Connect and read the greeting; any failure here means the server is not reachable."""
     smtp_class = smtplib.SMTP_SSL if config["MAIL_USE_SSL"] else smtplib.SMTP
-    smtp = smtp_class(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=config["MAIL_TIMEOUT"])
+    try:
+        return smtp_class(
+            config["MAIL_SERVER"], config["MAIL_PORT"], timeout=config["MAIL_TIMEOUT"]
+        )
+    except ssl.SSLError:
+        raise  # reached, but TLS failed: a setting to fix, not an outage to wait out
+    except (OSError, smtplib.SMTPConnectError, smtplib.SMTPServerDisconnected) as error:
+        raise TransportDown(f"{type(error).__name__}: {error}") from error
+
+
+def _connect(config) -> smtplib.SMTP:
+    smtp = _open(config)
     try:
         if config["MAIL_USE_TLS"] and not config["MAIL_USE_SSL"]:
             smtp.starttls()

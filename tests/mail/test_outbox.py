@@ -1,9 +1,12 @@
 """Email that is never lost: the outbox with the real consumer and a real SMTP server."""
 
 import signal
+import time
+from datetime import timedelta
 
 import pytest
 
+from saas.database import now_utc
 from saas.extensions import db, huey
 from saas.jobs.retry import PermanentError, RetryPolicy, TransientError
 from saas.mail import send_email
@@ -28,27 +31,87 @@ def emails(app) -> list[OutboundEmail]:
         )
 
 
-def test_retry_policy_backs_off_exponentially_with_full_jitter_and_a_cap():
+def test_retry_policy_backs_off_exponentially_with_equal_jitter_and_a_cap():
     policy = RetryPolicy(retries=5, base=4, cap=50)
     assert [policy.backoff(n) for n in range(1, 6)] == [4, 8, 16, 32, 50]
-    assert all(0 <= policy.delay(3) <= 16 for _ in range(200))
+    delays = [policy.delay(3) for _ in range(500)]
+    assert all(8 <= delay <= 16 for delay in delays)  # at least half of each backoff is kept
+    assert min(delays) < 9 and max(delays) > 15  # and the rest is spread
     assert policy.retry_delay(5, TimeoutError()) is not None
     assert policy.retry_delay(6, TimeoutError()) is None  # the budget is spent
     assert policy.retry_delay(1, PermanentError("550")) is None
     assert policy.retry_delay(1, TransientError("429", retry_after=90)) >= 90
+    assert policy.final_reason(TimeoutError()) is None  # quick tries only: the error says it
 
 
-def test_smtp_down_then_back_is_retried_until_delivered(app, auth, mailbox, start_worker):
+def test_a_time_budget_keeps_transient_failures_retrying_at_the_cap_until_it_runs_out():
+    day = 24 * 3600
+    policy = RetryPolicy(retries=5, base=4, cap=300, retry_for=day)
+    assert 64 <= policy.retry_delay(6, TimeoutError(), age=3600) <= 128  # backing off on
+    assert 150 <= policy.retry_delay(400, TimeoutError(), age=day - 1) <= 300
+    assert policy.retry_delay(6, TimeoutError(), age=day) is None
+    assert policy.retry_delay(6, TimeoutError()) is None  # no age: the quick tries only
+    assert policy.retry_delay(2, TimeoutError(), age=2 * day) is not None  # quick tries first
+    assert policy.retry_delay(1, PermanentError("550"), age=0) is None
+    assert policy.final_reason(TimeoutError()) == "gave up after 24 h of transient failures"
+    assert policy.final_reason(PermanentError("550")) is None
+
+
+def test_smtp_down_costs_no_attempts_until_a_probe_connects(app, auth, mailbox, start_worker):
+    """The first sends find the server refusing and trip the breaker; after that the emails
+    wait without attempts (the quick retries would be spent in 2.5 s) until a probe connects."""
     mailbox.stop()
-    start_worker(**FAST_RETRIES, MAIL_RETRIES="8")
+    start_worker(MAIL_RETRY_BASE="0.2", MAIL_RETRY_CAP="0.5", MAIL_PROBE_INTERVAL="0.5")
     submit_contact(auth)
-    wait_until(lambda: all(e.attempts >= 2 for e in emails(app)))
-    assert {e.status for e in emails(app)} <= {"retrying", "sending"}
-    assert "ConnectionRefusedError" in emails(app)[0].last_error
+    wait_until(lambda: any(e.attempts for e in emails(app)))
+    time.sleep(3)
+    assert {e.status for e in emails(app)} <= {"queued", "retrying"}
+    assert [e.attempts for e in emails(app)] in ([1, 1], [1, 0], [0, 1])
+    tried = [e for e in emails(app) if e.attempts]
+    assert all("TransportDown: ConnectionRefusedError" in e.last_error for e in tried)
     mailbox.restart()
     messages = mailbox.wait_for(2, timeout=30)
     wait_until(lambda: {e.status for e in emails(app)} == {"sent"})
     assert sorted(m["To"] for m in messages) == ["ada@example.com", "support@saas.test"]
+    assert all(e.attempts <= 2 for e in emails(app))
+
+
+def test_transient_failures_go_on_after_the_quick_tries_until_the_email_is_too_old(
+    app, mailbox, start_worker
+):
+    mailbox.deferred.add("user1@example.com")  # answered 451, try again later, every time
+    budget = {"MAIL_RETRIES": "1", "MAIL_RETRY_FOR": "5"}
+    start_worker(**budget, MAIL_RETRY_BASE="0.1", MAIL_RETRY_CAP="0.3")
+    queue_emails(app, 1)
+    wait_until(lambda: emails(app)[0].status == "sent")  # the worker is up
+    queue_emails(app, 1, start=1)
+    wait_until(lambda: emails(app)[1].status == "failed", timeout=20)
+    email = emails(app)[1]
+    assert email.attempts >= 3  # past the one quick retry (the consumer schedules each second)
+    assert (email.updated_at - email.created_at).total_seconds() >= 5
+    reason = "gave up after 5 s of transient failures: TransientError: SMTP 451"
+    assert email.last_error.startswith(reason)
+
+
+def test_the_sweep_applies_the_time_budget_to_an_email_whose_worker_was_lost(app, runner):
+    """Past the quick tries, a lost attempt is retried while the email is younger than
+    MAIL_RETRY_FOR (24 h by default), and failed, saying why, once it is older."""
+    queue_emails(app, 2)
+    with app.app_context():
+        now = now_utc()
+        rows = db.session.execute(db.select(OutboundEmail).order_by(OutboundEmail.id)).scalars()
+        for email, age in zip(rows, (timedelta(hours=23), timedelta(hours=25)), strict=True):
+            email.status, email.attempts, email.created_at = "sending", 9, now - age
+            email.lease_expires_at = now - timedelta(seconds=1)
+        db.session.commit()
+    result = runner.invoke(args=["mail", "sweep"])
+    assert "took back 1" in result.output
+    young, old = emails(app)
+    assert (young.status, old.status) == ("retrying", "failed")
+    assert old.last_error == (
+        "gave up after 24 h of transient failures: "
+        "the worker was lost during this attempt (its lease expired)"
+    )
 
 
 def test_permanent_rejection_fails_at_once_and_mail_retry_sends_it(

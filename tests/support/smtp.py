@@ -25,6 +25,7 @@ class Mailbox:
         self._arrived = threading.Condition()
         self.port = free_port()
         self.rejected: set[str] = set()  # recipients answered with 550
+        self.deferred: set[str] = set()  # recipients answered with 451 (try again later)
         self.rcpt_pause = 0.0  # seconds to stall at RCPT, to catch a sender mid-send
         self.smtputf8 = smtputf8  # offer the SMTPUTF8 extension (RFC 6531) in EHLO
         self._controller = self._new_controller()
@@ -36,6 +37,8 @@ class Mailbox:
         await asyncio.sleep(self.rcpt_pause)
         if address in self.rejected:
             return "550 5.1.1 No such user here"
+        if address in self.deferred:
+            return "451 4.3.0 Try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -53,6 +56,7 @@ class Mailbox:
         return self
 
     def stop(self) -> None:
+        """Close the port (and every open session): connections are refused until restart()."""
         if self._controller is not None:
             self._controller.stop()
             self._controller = None
