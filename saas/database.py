@@ -61,27 +61,37 @@ def _unreachable(orig: BaseException) -> bool:
 
 
 def wait_for_connections(engine: Engine, *, wait: float, timeout: float) -> None:
-    """New connections of `engine` keep trying for up to `wait` seconds while the server is
-    unreachable (a restart takes seconds), each try bounded by `timeout` on PostgreSQL."""
+    """New connections of `engine` keep trying while the server is unreachable (a restart takes
+    seconds), until `wait` seconds after the outage's first failed try; later ones fail at once
+    until a try succeeds, so a long outage does not hold each caller (or /health's every check)
+    for `wait` seconds. Each try is bounded by `timeout` on PostgreSQL."""
+    outage = {"since": None}  # when this engine's first failed try of the outage was
 
     @event.listens_for(engine, "do_connect")
     def connect(dialect, connection_record, cargs, cparams):
         if dialect.name == "postgresql":
             cparams.setdefault("connect_timeout", max(1, round(timeout)))
-        return _connect_patiently(dialect, cargs, cparams, time.monotonic() + wait)
+        deadline = (outage["since"] or time.monotonic()) + wait
+        connection = _connect_patiently(dialect, cargs, cparams, deadline, outage)
+        outage["since"] = None
+        return connection
 
 
-def _connect_patiently(dialect, cargs, cparams, deadline: float):
+def _connect_patiently(dialect, cargs, cparams, deadline: float, outage: dict):
     pause = 0.05
     while True:
         try:
             return dialect.connect(*cargs, **cparams)
         except dialect.loaded_dbapi.Error as error:
             retryable = isinstance(error, dialect.loaded_dbapi.OperationalError)
-            if not retryable or not _unreachable(error) or time.monotonic() + pause > deadline:
+            if not retryable or not _unreachable(error):
+                raise
+            outage["since"] = outage["since"] or time.monotonic()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
                 raise
             log.debug("Database unreachable (%s); connecting again", str(error).splitlines()[0])
-            time.sleep(pause)
+            time.sleep(min(pause, remaining))  # the last try comes at the deadline
             pause = min(pause * 2, 0.5)
 
 

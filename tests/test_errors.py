@@ -7,6 +7,7 @@ import time
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from saas import create_app
 from saas.config import database_uri
@@ -70,6 +71,24 @@ def test_an_unreachable_database_is_waited_for_then_answered_503_with_retry_afte
     page = response.get_data(as_text=True)
     assert "Back in a moment" in page
     assert "The database is restarting" in page
+
+
+def test_in_a_long_outage_only_the_first_wait_is_long(app_env, tmp_path):
+    """Connections wait DB_WAIT from the outage's first failed try, not each that long again."""
+    url = f"postgresql://postgres@127.0.0.1:{free_port()}/none"
+    app = app_on(url, tmp_path, DB_WAIT=1.0)
+    with app.app_context():
+        assert seconds_to_fail() >= 1.0
+        assert seconds_to_fail() < 0.5
+        db.engine.dispose()
+
+
+def seconds_to_fail() -> float:
+    began = time.monotonic()
+    with pytest.raises(OperationalError):
+        db.session.execute(text("SELECT 1"))
+    db.session.rollback()
+    return time.monotonic() - began
 
 
 def test_clients_that_ask_for_json_get_the_503_as_json(unreachable_app):
