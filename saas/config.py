@@ -39,6 +39,18 @@ def database_uri(url: str | None, instance_path: Path) -> str:
     return url
 
 
+def redis_timeouts() -> dict:
+    """Seconds a Redis client waits to connect and for an answer: an outage fails fast."""
+    seconds = float(_get("REDIS_TIMEOUT", "2"))
+    return {"socket_connect_timeout": seconds, "socket_timeout": seconds}
+
+
+def _ratelimit_storage_options(redis_url: str | None) -> dict:
+    if not redis_url:
+        return {}
+    return {"key_prefix": _get("RATELIMIT_KEY_PREFIX", "saas-limits"), **redis_timeouts()}
+
+
 def from_environment() -> dict:
     """Every setting the app reads, from the process environment and `.env`."""
     load_dotenv(PROJECT_ROOT / ".env", override=False)
@@ -70,6 +82,7 @@ def from_environment() -> dict:
         "DB_CONNECT_TIMEOUT": float(_get("DB_CONNECT_TIMEOUT", "5")),
         # Queue
         "REDIS_URL": redis_url,
+        "REDIS_TIMEOUTS": redis_timeouts(),
         "QUEUE_NAME": _get("QUEUE_NAME", "saas"),
         "HUEY_SQLITE_PATH": str(instance_path / "huey.db"),
         "HUEY_RESULT_TTL": _get_int("HUEY_RESULT_TTL", 3600),
@@ -86,6 +99,9 @@ def from_environment() -> dict:
         "OUTCOME_RETRY_FOR": float(_get("OUTCOME_RETRY_FOR", "300")),
         "JOB_RETENTION_DAYS": _get_int("JOB_RETENTION_DAYS", 90),
         "HEARTBEAT_INTERVAL": float(_get("HEARTBEAT_INTERVAL", "15")),
+        # A loop (scheduler tick, heartbeat, outbox sweep) whose database or Redis is down
+        # waits twice as long after each failed try, up to this many seconds.
+        "OUTAGE_BACKOFF_CAP": float(_get("OUTAGE_BACKOFF_CAP", "30")),
         # Jobs
         "CARD_EXPIRY_WINDOW_DAYS": _get_int("CARD_EXPIRY_WINDOW_DAYS", 30),
         "INACTIVE_AFTER_DAYS": _get_int("INACTIVE_AFTER_DAYS", 182),
@@ -104,9 +120,11 @@ def from_environment() -> dict:
         # Rate limits (Flask-Limiter); in memory without Redis
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         # A storage option, not Flask-Limiter's own prefix, which keeps its first app's value.
-        "RATELIMIT_STORAGE_OPTIONS": (
-            {"key_prefix": _get("RATELIMIT_KEY_PREFIX", "saas-limits")} if redis_url else {}
-        ),
+        "RATELIMIT_STORAGE_OPTIONS": _ratelimit_storage_options(redis_url),
+        # Redis down: each web process limits in its own memory (the same limits), and a Redis
+        # error after the view ran (a deduction) is logged, never turned into a 500.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_SWALLOW_ERRORS": True,
         "RATELIMIT_ENABLED": _get_bool("RATELIMIT_ENABLED", True),
         "LOGIN_LIMIT_PER_IP": _get("LOGIN_LIMIT_PER_IP", "20 per minute;200 per day"),
         "LOGIN_LIMIT_PER_ACCOUNT": _get("LOGIN_LIMIT_PER_ACCOUNT", "5 per minute;50 per day"),

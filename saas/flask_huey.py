@@ -9,13 +9,22 @@ from huey.storage import RedisExpireStorage, SqliteStorage
 UNBOUND = "the Huey is not bound to an app: call huey.init_app(app) (create_app does) first"
 
 
+# Huey's consumer waits this long in BRPOP for a task; a socket timeout must outlast it.
+BLOCKING_READ_SECONDS = 1
+
+
 def storage_for(config: dict) -> tuple[type, dict]:
-    """Redis storage (results expire) when REDIS_URL is set, else Huey's SQLite storage."""
+    """Redis storage (results expire) when REDIS_URL is set, else Huey's SQLite storage. The
+    pool's timeouts make an enqueue fail within seconds when Redis is down, not hang a request."""
     if config.get("REDIS_URL"):
-        pool = redis.ConnectionPool.from_url(config["REDIS_URL"])
+        timeouts = dict(config.get("REDIS_TIMEOUTS") or {})
+        if "socket_timeout" in timeouts:
+            timeouts["socket_timeout"] = max(timeouts["socket_timeout"], BLOCKING_READ_SECONDS + 1)
+        pool = redis.ConnectionPool.from_url(config["REDIS_URL"], **timeouts)
         return RedisExpireStorage, {
             "connection_pool": pool,
             "expire_time": config["HUEY_RESULT_TTL"],
+            "read_timeout": BLOCKING_READ_SECONDS,
         }
     return SqliteStorage, {"filename": config["HUEY_SQLITE_PATH"]}
 

@@ -1,11 +1,14 @@
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import make_url
 
 from saas import create_app
+from saas.database import now_utc
 from saas.extensions import db, huey
 from saas.jobs import heartbeat
+from saas.mail.models import OutboundEmail
 
 
 @pytest.mark.parametrize("path", ["/", "/pricing", "/terms", "/privacy", "/login", "/signup"])
@@ -38,23 +41,58 @@ def test_server_error_page_rolls_back(app, client):
     assert "boom" not in response.get_data(as_text=True)
 
 
-def test_health_reports_database_and_queue(client):
+def test_health_is_degraded_without_a_scheduler_or_a_worker(client):
     response = client.get("/health")
     assert response.status_code == 200
     body = response.get_json()
-    assert (body["status"], body["database"], body["queue"]) == ("ok", "ok", "ok")
-    assert body["schedulers"] == {"status": "none seen", "alive": 0, "processes": []}
+    assert body["status"] == "degraded"
+    assert (body["database"]["status"], body["queue"]["status"]) == ("ok", "ok")
+    assert body["schedulers"] == {"status": "down", "alive": 0, "processes": []}
+    assert body["workers"]["status"] == "down"
+    assert body["mail"] == {"status": "ok", "retrying": 0, "last_sent_at": None}
 
 
-def test_health_lists_live_scheduler_and_worker_heartbeats(app, client):
+def beat_both(app) -> None:
     with app.app_context():
         heartbeat.beat("scheduler", "host-a:1")
         heartbeat.beat("worker", "host-b:2")
         heartbeat.beat("worker", "host-b:2")  # a second beat updates, never duplicates
         db.session.commit()
+
+
+def test_health_lists_live_scheduler_and_worker_heartbeats(app, client):
+    beat_both(app)
     body = client.get("/health").get_json()
+    assert body["status"] == "ok"
     assert body["schedulers"]["alive"] == 1
+    assert body["schedulers"]["status"] == "ok"
     assert [p["name"] for p in body["workers"]["processes"]] == ["host-b:2"]
+
+
+def add_email(app, status: str, **values) -> None:
+    with app.app_context():
+        row = OutboundEmail(to_address="a@saas.test", template="t", context={}, status=status)
+        for name, value in values.items():
+            setattr(row, name, value)
+        db.session.add(row)
+        db.session.commit()
+
+
+def test_health_mail_is_degraded_while_emails_retry_and_none_goes_out(app, client):
+    beat_both(app)
+    old = now_utc() - timedelta(hours=1)
+    add_email(app, "sent", sent_at=old)
+    add_email(app, "retrying", last_error="ConnectionRefusedError: [Errno 111]")
+    body = client.get("/health").get_json()
+    assert (body["status"], body["mail"]["status"], body["mail"]["retrying"]) == (
+        "degraded",
+        "degraded",
+        1,
+    )
+    assert body["mail"]["last_error"].startswith("ConnectionRefusedError")
+    add_email(app, "sent", sent_at=now_utc())  # one went out just now: the transport works
+    body = client.get("/health").get_json()
+    assert (body["status"], body["mail"]["status"]) == ("ok", "ok")
 
 
 def test_health_is_503_when_the_database_is_down(app_env, monkeypatch):
@@ -67,21 +105,31 @@ def test_health_is_503_when_the_database_is_down(app_env, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", broken)
     response = create_app({"TESTING": True}).test_client().get("/health")
     assert response.status_code == 503
-    assert response.get_json()["database"] == "unreachable"
-    assert response.get_json()["queue"] == "ok"
+    assert response.headers["Retry-After"]
+    body = response.get_json()
+    assert (body["status"], body["database"]["status"], body["queue"]["status"]) == (
+        "down",
+        "down",
+        "ok",
+    )
+    assert body["workers"] == {"status": "unknown"}
 
 
-def test_health_is_503_when_the_queue_is_down(app_env, monkeypatch):
+def test_health_is_degraded_not_503_when_the_queue_is_down(app, app_env, monkeypatch):
+    beat_both(app)
     if app_env["REDIS_URL"]:
         monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
         app = create_app({"TESTING": True})
     else:
-        app = create_app({"TESTING": True})
         huey.storage.close()
         queue_file = Path(app.config["HUEY_SQLITE_PATH"])
         queue_file.unlink()
         queue_file.mkdir()  # a queue file that cannot be opened
     response = app.test_client().get("/health")
-    assert response.status_code == 503
-    assert response.get_json()["queue"] == "unreachable"
-    assert response.get_json()["database"] == "ok"
+    assert response.status_code == 200
+    body = response.get_json()
+    assert (body["status"], body["queue"]["status"], body["database"]["status"]) == (
+        "degraded",
+        "down",
+        "ok",
+    )

@@ -5,13 +5,22 @@ drops only its own tasks; a released one hands them to the level around it, and 
 when the outermost transaction commits."""
 
 import logging
+import sqlite3
 
+import redis
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
 from saas.extensions import db
+from saas.jobs.outage import Outage
 
 log = logging.getLogger(__name__)
+# The queue's storage is down (Redis) or busy (Huey's SQLite file), as opposed to a task that
+# cannot be queued at all (its arguments do not pickle).
+QUEUE_UNREACHABLE = (redis.ConnectionError, redis.TimeoutError, sqlite3.OperationalError, OSError)
+# Shared by every thread of the process: one ERROR when enqueues start failing, one INFO when one
+# goes through again.
+QUEUE_OUTAGE = Outage("Enqueueing after commit (tasks are left to the sweeps)", log, base=0, cap=0)
 
 _PENDING = (
     "saas.enqueue_after_commit"  # session.info key: {savepoint or None: [(task, args, kwargs)]}
@@ -69,11 +78,17 @@ def _enqueue_pending(session: Session) -> None:
 
 def _enqueue(task, args: tuple, kwargs: dict) -> None:
     # The transaction is committed: raising would tell the caller it was not, and keep the
-    # other tasks back. The sweeps re-enqueue work whose task was lost, so log and go on.
+    # other tasks back. The sweeps re-enqueue work whose task was lost, so log and go on; a
+    # queue that is down is logged once per outage, not once per task.
     try:
         task(*(arg.value if isinstance(arg, IdOf) else arg for arg in args), **kwargs)
+    except QUEUE_UNREACHABLE as error:
+        log.debug("Could not enqueue %s after commit; a sweep will", _task_name(task))
+        QUEUE_OUTAGE.failed(error)
     except Exception:
         log.exception("Could not enqueue %s after commit; a sweep will", _task_name(task))
+    else:
+        QUEUE_OUTAGE.recovered()
 
 
 def _task_name(task) -> str:

@@ -12,6 +12,7 @@ from flask import current_app
 from saas.database import now_utc
 from saas.extensions import db, insert_on_conflict
 from saas.jobs.models import Heartbeat
+from saas.jobs.outage import Outage, reset_session
 
 log = logging.getLogger(__name__)
 
@@ -50,21 +51,29 @@ def forget_stale(older_than: timedelta) -> int:
     ).rowcount
 
 
+def beat_once(app, kind: str, name: str, outage: Outage) -> float:
+    """One guarded beat; returns the wait before the next (longer while the database is down)."""
+    with app.app_context():
+        try:
+            beat(kind, name)
+            db.session.commit()
+        except Exception as error:
+            return outage.failed(error)
+        finally:
+            reset_session()
+    outage.recovered()
+    return app.config["HEARTBEAT_INTERVAL"]
+
+
 def start_heartbeat_thread(app, kind: str) -> threading.Thread:
     """Beat every HEARTBEAT_INTERVAL seconds from a daemon thread (the worker's heartbeat)."""
-    interval = app.config["HEARTBEAT_INTERVAL"]
+    interval, cap = app.config["HEARTBEAT_INTERVAL"], app.config["OUTAGE_BACKOFF_CAP"]
     name = process_name()
+    outage = Outage(f"{kind.capitalize()} heartbeat", log, base=interval, cap=cap)
 
     def loop() -> None:
         while True:
-            with app.app_context():
-                try:
-                    beat(kind, name)
-                    db.session.commit()
-                except Exception:
-                    db.session.rollback()
-                    log.exception("Heartbeat failed; trying again in %ss", interval)
-            time.sleep(interval)
+            time.sleep(beat_once(app, kind, name, outage))
 
     thread = threading.Thread(target=loop, name=f"{kind}-heartbeat", daemon=True)
     thread.start()

@@ -14,12 +14,14 @@ import threading
 from datetime import datetime, timedelta
 
 from flask import current_app
+from sqlalchemy.exc import DBAPIError
 
 from saas.database import now_utc
 from saas.extensions import db, insert_on_conflict
 from saas.jobs import clock, heartbeat, lifecycle
 from saas.jobs.enqueue import enqueue_after_commit
 from saas.jobs.models import JOB_RUNS, JobRun, RunStatus
+from saas.jobs.outage import Outage, reset_session
 from saas.jobs.registry import REGISTRY, Job
 from saas.jobs.runner import is_running, run_job
 
@@ -97,15 +99,20 @@ def claim(job: Job, now: datetime) -> list[int]:
 
 
 def tick(now: datetime | None = None) -> list[int]:
-    """One pass over every periodic job; each job commits on its own."""
+    """One pass over every periodic job; each job commits on its own. A job whose claim fails
+    is logged and the others go on; a database error ends the tick (it is an outage, which the
+    loop logs once), and the next tick catches the slots up."""
     now = now or clock.now()
     enqueued = []
     for job in periodic_jobs():
         try:
             enqueued += claim(job, now)
             db.session.commit()
+        except DBAPIError:
+            reset_session()
+            raise
         except Exception:
-            db.session.rollback()
+            reset_session()
             log.exception("Scheduling %s failed; the next tick tries again", job.name)
     return enqueued
 
@@ -115,31 +122,52 @@ def sweep() -> dict[str, int]:
     return lifecycle.sweep(JOB_RUNS)
 
 
-def run_forever(stop: threading.Event | None = None) -> None:
-    """The `scheduler` process: heartbeat, tick and sweep until SIGTERM/SIGINT."""
-    config = current_app.config
-    stop = stop or threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    name = heartbeat.process_name()
-    jobs = ", ".join(f"{job.name} ({job.cron})" for job in periodic_jobs())
-    log.info("Scheduler %s started (%s): %s", name, config["SCHEDULER_TIMEZONE"], jobs)
-    next_sweep = 0.0
-    while not stop.is_set():
-        try:
-            heartbeat.beat("scheduler", name)
+class Loop:
+    """The scheduler process's state between ticks: its name, when it next sweeps, its outage."""
+
+    def __init__(self, config):
+        self.config = config
+        self.name = heartbeat.process_name()
+        self.next_sweep = 0.0
+        tick_seconds = config["SCHEDULER_TICK"]
+        cap = config["OUTAGE_BACKOFF_CAP"]
+        self.outage = Outage("Scheduler tick", log, base=tick_seconds, cap=cap)
+
+    def once(self) -> None:
+        """Heartbeat, tick, and sweep when it is time; raises what failed."""
+        heartbeat.beat("scheduler", self.name)
+        db.session.commit()
+        tick()
+        if now_utc().timestamp() >= self.next_sweep:
+            counts = sweep()
             db.session.commit()
-            tick()
-            if now_utc().timestamp() >= next_sweep:
-                counts = sweep()
-                db.session.commit()
-                if any(counts.values()):
-                    log.info("Job sweep: %s", counts)
-                next_sweep = now_utc().timestamp() + config["SCHEDULER_SWEEP_INTERVAL"]
-        except Exception:
-            db.session.rollback()
-            log.exception("Scheduler tick failed; trying again")
+            if any(counts.values()):
+                log.info("Job sweep: %s", counts)
+            self.next_sweep = now_utc().timestamp() + self.config["SCHEDULER_SWEEP_INTERVAL"]
+
+    def step(self) -> float:
+        """One guarded pass; returns how long to wait before the next (longer during an outage)."""
+        try:
+            self.once()
+        except Exception as error:
+            return self.outage.failed(error)
         finally:
-            db.session.remove()
-        stop.wait(config["SCHEDULER_TICK"])
-    log.info("Scheduler %s stopped", name)
+            reset_session()
+        self.outage.recovered()
+        return self.config["SCHEDULER_TICK"]
+
+
+def run_forever(stop: threading.Event | None = None) -> None:
+    """The `scheduler` process: heartbeat, tick and sweep until SIGTERM/SIGINT; no outage of the
+    database or the queue ends it."""
+    stop = stop or threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+    loop = Loop(current_app.config)
+    jobs = ", ".join(f"{job.name} ({job.cron})" for job in periodic_jobs())
+    timezone = current_app.config["SCHEDULER_TIMEZONE"]
+    log.info("Scheduler %s started (%s): %s", loop.name, timezone, jobs)
+    while not stop.is_set():
+        stop.wait(loop.step())
+    log.info("Scheduler %s stopped", loop.name)

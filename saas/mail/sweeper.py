@@ -5,6 +5,7 @@ import logging
 import threading
 
 from saas.extensions import db
+from saas.jobs.outage import Outage, reset_session
 from saas.mail import services
 
 log = logging.getLogger(__name__)
@@ -15,12 +16,21 @@ def sweep_once(app) -> dict[str, int]:
         try:
             counts = services.sweep()
             db.session.commit()
-        except Exception:
-            db.session.rollback()
-            raise
+        finally:
+            reset_session()
     if any(counts.values()):
         log.info("Outbox sweep: %s", counts)
     return counts
+
+
+def guarded_sweep(app, outage: Outage) -> float:
+    """One sweep that cannot end the thread; returns the wait before the next."""
+    try:
+        sweep_once(app)
+    except Exception as error:
+        return outage.failed(error)
+    outage.recovered()
+    return app.config["MAIL_SWEEP_INTERVAL"]
 
 
 def start_sweeper(app) -> threading.Thread | None:
@@ -29,13 +39,12 @@ def start_sweeper(app) -> threading.Thread | None:
     if interval <= 0:
         return None
     stop = threading.Event()
+    outage = Outage("Outbox sweep", log, base=interval, cap=app.config["OUTAGE_BACKOFF_CAP"])
 
     def loop() -> None:
-        while not stop.wait(interval):
-            try:
-                sweep_once(app)
-            except Exception:
-                log.exception("Outbox sweep failed; trying again in %ss", interval)
+        wait = interval
+        while not stop.wait(wait):
+            wait = guarded_sweep(app, outage)
 
     thread = threading.Thread(target=loop, name="outbox-sweeper", daemon=True)
     thread.start()

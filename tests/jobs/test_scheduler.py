@@ -1,18 +1,25 @@
 """The scheduler's claims and policies, run records, the sweep and the jobs CLI (in process,
 with the clock passed in)."""
 
+import logging
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import redis
+from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
 
 from saas.database import now_utc
 from saas.extensions import db, huey
-from saas.jobs import scheduler
+from saas.jobs import heartbeat, scheduler
 from saas.jobs.models import JobRun
+from saas.jobs.outage import Outage
 from saas.jobs.registry import REGISTRY, Job
 from saas.jobs.retry import RetryPolicy
 from saas.jobs.runner import enqueue_manual_run, run_job
+from tests.support.waiting import wait_until
 
 MIDNIGHT = datetime(2026, 11, 26, 0, 0, tzinfo=UTC)
 
@@ -240,3 +247,118 @@ def test_a_run_of_a_job_that_no_longer_exists_fails_instead_of_coming_back(app):
     [run] = runs(app, "retired_job")
     assert run.status == "failed"
     assert run.error.startswith("PermanentError: No job named 'retired_job'")
+
+
+def log_lines(caplog, logger: str) -> list[tuple[int, str]]:
+    return [(r.levelno, r.getMessage()) for r in caplog.records if r.name == logger]
+
+
+def test_a_tick_whose_enqueues_fail_records_its_runs_and_logs_the_outage_once(
+    app, daily_jobs, monkeypatch, caplog
+):
+    def queue_down(*args, **kwargs):
+        raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    caplog.set_level(logging.INFO)
+    with app.app_context():
+        with monkeypatch.context() as patch:
+            patch.setattr(huey.storage, "enqueue", queue_down)
+            won = scheduler.tick(MIDNIGHT)
+        assert len(won) >= 3  # the daily jobs' slots, and whichever other job is due
+        statuses = db.session.execute(db.select(JobRun.status).where(JobRun.id.in_(won)))
+        assert set(statuses.scalars()) == {"enqueued"}  # the session is still usable
+        assert huey.pending_count() == 0
+        # Queue back: the sweep sends the runs whose task never went out.
+        db.session.execute(db.update(JobRun).values(enqueued_at=MIDNIGHT - timedelta(hours=1)))
+        db.session.commit()
+        assert scheduler.sweep()["requeued"] == len(won)
+        db.session.commit()
+        assert huey.pending_count() == len(won)
+    levels = [level for level, _message in log_lines(caplog, "saas.jobs.enqueue")]
+    assert levels == [logging.ERROR, logging.INFO]
+
+
+def flaky(calls: int, error: Exception, then):
+    """A stand-in that raises `error` on its first `calls` calls, then calls `then`."""
+    failures = iter(range(calls))
+
+    def call(*args, **kwargs):
+        if next(failures, None) is not None:
+            raise error
+        return then(*args, **kwargs)
+
+    return call
+
+
+def one_after_another(*calls):
+    """Each call runs the next of `calls`; once they are used up, a tick that claims nothing."""
+    remaining = iter(calls)
+    return lambda *args: next(remaining, lambda: [])()
+
+
+def fail(error: Exception):
+    def call():
+        raise error
+
+    return call
+
+
+def commit_with_a_failing_hook() -> list[int]:
+    """A commit whose after_commit hook raised: the session is left 'committed', where even
+    rollback() raises (the state that used to end the scheduler)."""
+
+    def hook(session):
+        raise RuntimeError("an after-commit hook failed")
+
+    session = db.session()
+    event.listen(session, "after_commit", hook, once=True)
+    session.execute(db.select(1))
+    session.commit()
+    return []
+
+
+def run_scheduler_until(app, done, timeout: float = 10) -> None:
+    stop = threading.Event()
+
+    def run() -> None:
+        with app.app_context():
+            scheduler.run_forever(stop)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        wait_until(done, timeout=timeout, interval=0.01)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+
+
+@pytest.mark.app_config(SCHEDULER_TICK=0.01, OUTAGE_BACKOFF_CAP=0.04)
+def test_the_scheduler_outlives_a_database_outage_and_logs_it_once(app, monkeypatch, caplog):
+    down = OperationalError("SELECT 1", {}, Exception("connection refused"))
+    beats = []
+    monkeypatch.setattr(heartbeat, "beat", flaky(5, down, lambda *args: beats.append(args)))
+    broken = fail(RuntimeError("the claim failed"))
+    ticks = one_after_another(broken, broken, commit_with_a_failing_hook)
+    monkeypatch.setattr(scheduler, "tick", ticks)
+    caplog.set_level(logging.INFO)
+    run_scheduler_until(app, lambda: len(beats) >= 5)
+    messages = log_lines(caplog, "saas.jobs.scheduler")
+    outage = [(level, text) for level, text in messages if "Scheduler tick" in text]
+    # Beats 1-5 fail (one outage), then ticks 1-2 fail and tick 3 ends in the broken session:
+    # the same outage goes on, and the loop still recovers from it.
+    assert [level for level, _text in outage] == [logging.ERROR, logging.INFO]
+    assert "after 8 failed tries" in outage[1][1]
+    assert messages[-1] == (logging.INFO, f"Scheduler {heartbeat.process_name()} stopped")
+
+
+def test_outage_backoff_doubles_up_to_its_cap_and_resets_when_it_ends(caplog):
+    caplog.set_level(logging.INFO)
+    outage = Outage("Probe", logging.getLogger("tests.outage"), base=1, cap=5)
+    waits = [outage.failed(RuntimeError("down")) for _ in range(5)]
+    assert waits == [1, 2, 4, 5, 5]
+    outage.recovered()
+    assert outage.backoff() == 1 and not outage.ongoing
+    levels = [r.levelno for r in caplog.records if r.name == "tests.outage"]
+    assert levels == [logging.ERROR, logging.INFO]
