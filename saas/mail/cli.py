@@ -29,3 +29,17 @@ def retry(email_id: int | None, all_failed: bool) -> None:
     if email_id is not None and not retried:
         raise click.ClickException(f"No failed email with id {email_id}.")
     click.echo(f"Queued {len(retried)} email(s) again: {', '.join(map(str, retried)) or '-'}")
+
+
+@mail_cli.command("failed")
+@click.option("--limit", default=100, show_default=True, help="How many, the newest first.")
+def failed(limit: int) -> None:
+    """List failed emails and why each failed (permanent refusal, or the retry budget spent)."""
+    emails = services.failed_emails(limit=limit)
+    for email in emails:
+        click.echo(
+            f"{email.id}\t{email.to_address}\t{email.template}\t"
+            f"{email.attempts} attempt(s)\t{email.last_error}"
+        )
+    if not emails:
+        click.echo("No failed emails.")

@@ -64,6 +64,12 @@ def sweep() -> dict[str, int]:
     return lifecycle.sweep(EMAILS)
 
 
+def failed_emails(*, limit: int = 100) -> list[OutboundEmail]:
+    """The newest failed rows, each with the error that made it final."""
+    query = db.select(OutboundEmail).where(OutboundEmail.status == EmailStatus.FAILED)
+    return db.session.execute(query.order_by(OutboundEmail.id.desc()).limit(limit)).scalars().all()
+
+
 def retry_failed(*, email_ids: list[int] | None = None) -> list[int]:
     """Queue failed rows again (all of them when `email_ids` is None); returns their ids."""
     query = db.select(OutboundEmail).where(OutboundEmail.status == EmailStatus.FAILED)

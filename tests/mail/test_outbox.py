@@ -124,10 +124,16 @@ def test_permanent_rejection_fails_at_once_and_mail_retry_sends_it(
     [failed] = [e for e in emails(app) if e.status == "failed"]
     assert failed.attempts == 1
     assert "SMTP 550" in failed.last_error
+    listed = runner.invoke(args=["mail", "failed"]).output
+    assert listed.startswith(
+        f"{failed.id}\tada@example.com\tcontact_acknowledgement\t1 attempt(s)\t"
+    )
+    assert "PermanentError: SMTP 550" in listed
     mailbox.rejected.clear()
     result = runner.invoke(args=["mail", "retry", str(failed.id)])
     assert result.exit_code == 0, result.output
     wait_until(lambda: {e.status for e in emails(app)} == {"sent"})
+    assert runner.invoke(args=["mail", "failed"]).output == "No failed emails.\n"
     assert "ada@example.com" in [m["To"] for m in mailbox.wait_for(2)]
 
 
