@@ -14,7 +14,7 @@ import threading
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from saas.database import now_utc
 from saas.extensions import db, insert_on_conflict
@@ -100,15 +100,15 @@ def claim(job: Job, now: datetime) -> list[int]:
 
 def tick(now: datetime | None = None) -> list[int]:
     """One pass over every periodic job; each job commits on its own. A job whose claim fails
-    is logged and the others go on; a database error ends the tick (it is an outage, which the
-    loop logs once), and the next tick catches the slots up."""
+    is logged and the others go on; a database that cannot be reached ends the tick (an
+    outage, which the loop logs once), and a later tick catches the slots up."""
     now = now or clock.now()
     enqueued = []
     for job in periodic_jobs():
         try:
             enqueued += claim(job, now)
             db.session.commit()
-        except DBAPIError:
+        except (OperationalError, InterfaceError):
             reset_session()
             raise
         except Exception:

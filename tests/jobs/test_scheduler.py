@@ -362,3 +362,16 @@ def test_outage_backoff_doubles_up_to_its_cap_and_resets_when_it_ends(caplog):
     assert outage.backoff() == 1 and not outage.ongoing
     levels = [r.levelno for r in caplog.records if r.name == "tests.outage"]
     assert levels == [logging.ERROR, logging.INFO]
+
+
+def test_a_worker_heartbeat_outlives_a_database_outage(app, monkeypatch, caplog):
+    down = OperationalError("INSERT INTO heartbeats", {}, Exception("connection refused"))
+    monkeypatch.setattr(heartbeat, "beat", flaky(3, down, heartbeat.beat))
+    outage = Outage("Worker heartbeat", logging.getLogger("saas.jobs.heartbeat"), base=1, cap=3)
+    caplog.set_level(logging.INFO)
+    waits = [heartbeat.beat_once(app, "worker", "host-w:1", outage) for _ in range(4)]
+    assert waits == [1, 2, 3, app.config["HEARTBEAT_INTERVAL"]]
+    with app.app_context():
+        assert [beat.name for beat in heartbeat.alive("worker")] == ["host-w:1"]
+    levels = [level for level, _text in log_lines(caplog, "saas.jobs.heartbeat")]
+    assert levels == [logging.ERROR, logging.INFO]
