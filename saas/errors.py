@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 PAGES = (400, 403, 404, 405, 429, 500, 503)
 RETRY_AFTER = 5  # seconds: about how long a PostgreSQL restart takes
-UNAVAILABLE = "The database is restarting. Your request was not saved; try again in a moment."
+UNAVAILABLE = "The database is restarting, so this may not have been saved: try again in a moment."
 
 
 def _wants_json() -> bool:
