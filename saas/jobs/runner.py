@@ -33,6 +33,9 @@ def run_job(run_id: int) -> None:
     if job.overlap == "skip" and is_running(job.name, other_than=run_id):
         _finish(run_id, RunStatus.SKIPPED, error="the previous run of this job was still running")
         return
+    # The job starts with no transaction open: a database restart while it works elsewhere
+    # must not fail its (empty) commit.
+    db.session.rollback()
     started = time.monotonic()
     try:
         with lifecycle.lease_kept(JOB_RUNS, run_id, lease_of(job)):
