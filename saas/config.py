@@ -7,6 +7,7 @@ from dotenv import load_dotenv
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SECRET_KEY = "change-me"
+NOT_PRODUCTION = ("development", "test")
 
 
 class ConfigurationError(RuntimeError):
@@ -65,6 +66,11 @@ def from_environment() -> dict:
         "BASE_URL": base_url,
         "LOG_LEVEL": _get("LOG_LEVEL", "INFO").upper(),
         "PROXY_HOPS": _get_int("PROXY_HOPS", 0),
+        # Request bodies: larger ones are answered 413 before they are read; form fields are
+        # parsed in memory up to MAX_FORM_MEMORY_SIZE, and at most MAX_FORM_PARTS of them.
+        "MAX_CONTENT_LENGTH": _get_int("MAX_CONTENT_LENGTH", 1024 * 1024),
+        "MAX_FORM_MEMORY_SIZE": _get_int("MAX_FORM_MEMORY_SIZE", 512 * 1024),
+        "MAX_FORM_PARTS": _get_int("MAX_FORM_PARTS", 100),
         # Database
         "SQLALCHEMY_DATABASE_URI": database_uri(_get("DATABASE_URL"), instance_path),
         # One connection per worker thread, so deliveries never queue for the pool.
@@ -177,6 +183,8 @@ def from_environment() -> dict:
         "STRIPE_WEBHOOK_SECRET": _get("STRIPE_WEBHOOK_SECRET"),
         "STRIPE_API_BASE": _get("STRIPE_API_BASE"),
         "STRIPE_TIMEOUT": float(_get("STRIPE_TIMEOUT", "10")),
+        # A webhook body larger than this is refused (413) before its signature is checked.
+        "STRIPE_WEBHOOK_MAX_BYTES": _get_int("STRIPE_WEBHOOK_MAX_BYTES", 256 * 1024),
         # How long an event's processing or a card sync may go without renewing its lease.
         "STRIPE_LEASE": _get_int("STRIPE_LEASE", 120),
         # Retries of Stripe calls made from the worker (429 honours Retry-After).
@@ -206,10 +214,15 @@ def from_environment() -> dict:
     }
 
 
+def in_production(config) -> bool:
+    """Any APP_ENV but development or test ("Production", "prod", "staging") is production."""
+    return str(config.get("APP_ENV") or "").strip().lower() not in NOT_PRODUCTION
+
+
 def check(config: dict) -> None:
     """Refuse settings that are unsafe to run in production."""
-    in_production = config["APP_ENV"] == "production" and not config.get("TESTING")
-    if in_production and config["SECRET_KEY"] in (None, "", DEFAULT_SECRET_KEY):
+    production = in_production(config) and not config.get("TESTING")
+    if production and config["SECRET_KEY"] in (None, "", DEFAULT_SECRET_KEY):
         raise ConfigurationError(
             "SECRET_KEY is missing or left at its default: set SECRET_KEY to a long random "
             "value (e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`)."

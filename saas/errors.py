@@ -5,7 +5,7 @@ import functools
 import logging
 import time
 
-from flask import current_app, g, has_request_context, jsonify, render_template, request
+from flask import abort, current_app, g, has_request_context, jsonify, render_template, request
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import Engine, event
@@ -18,7 +18,7 @@ from saas.extensions import db, limiter
 
 log = logging.getLogger(__name__)
 
-PAGES = (400, 403, 404, 405, 429, 500, 503)
+PAGES = (400, 403, 404, 405, 413, 429, 500, 503)
 RETRY_AFTER = 5  # seconds: about how long a PostgreSQL restart takes
 UNAVAILABLE = "The database is restarting, so this may not have been saved: try again in a moment."
 
@@ -120,8 +120,16 @@ def wait_for_the_database(app) -> None:
     app.dispatch_request = rerun_on_disconnect(app.dispatch_request)
 
 
+def refuse_nul_in_path() -> None:
+    """No route matches a NUL byte: 404 before any view passes it to the database."""
+    if "\x00" in request.path:
+        abort(404)
+
+
 def register_error_handlers(app) -> None:
     wait_for_the_database(app)
+    # First, before CSRF and rate limits look at the request.
+    app.before_request_funcs.setdefault(None, []).insert(0, refuse_nul_in_path)
     app.register_error_handler(DBAPIError, handle_database_error)
     app.register_error_handler(PoolTimeoutError, handle_database_error)
     app.register_error_handler(CSRFError, handle_csrf_error)

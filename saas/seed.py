@@ -3,11 +3,13 @@
 from datetime import timedelta
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 
 from saas.auth import services as accounts
 from saas.auth.models import ADMIN, User
 from saas.billing.cards import save_card
+from saas.config import in_production
 from saas.database import now_utc
 from saas.extensions import db
 from saas.jobs import clock
@@ -40,12 +42,12 @@ def _ensure_user(email: str, password: str, role: str = "member") -> tuple[User,
     return accounts.register(email=email, password=password, role=role), True
 
 
-def seed_demo_data() -> list[str]:
+def seed_demo_data(admin_password: str = ADMIN_PASSWORD, customers: bool = True) -> list[str]:
     """Create missing demo accounts; returns the emails created."""
     created = []
-    admin, new = _ensure_user(ADMIN_EMAIL, ADMIN_PASSWORD, ADMIN)
+    admin, new = _ensure_user(ADMIN_EMAIL, admin_password, ADMIN)
     created += [admin.email] if new else []
-    for spec in _demo_customers():
+    for spec in _demo_customers() if customers else []:
         user, new = _ensure_user(spec["email"], CUSTOMER_PASSWORD)
         if not new:
             continue
@@ -58,9 +60,13 @@ def seed_demo_data() -> list[str]:
 
 
 @click.command("seed")
+@click.option("--force", is_flag=True, help="Seed in production: only the admin, password asked.")
 @with_appcontext
-def seed_command() -> None:
+def seed_command(force: bool) -> None:
     """Create demo accounts (safe to run again)."""
+    if in_production(current_app.config):
+        _seed_production(force)
+        return
     created = seed_demo_data()
     db.session.commit()
     click.echo(
@@ -70,3 +76,21 @@ def seed_command() -> None:
     click.echo(
         f"Customers: {', '.join(c['email'] for c in _demo_customers())} / {CUSTOMER_PASSWORD}"
     )
+
+
+def _seed_production(force: bool) -> None:
+    """Production gets no published passwords: only the admin, with a password typed twice."""
+    if not force:
+        raise click.ClickException(
+            "APP_ENV is production: seed creates demo accounts with published passwords. "
+            "Use --force to create only the admin, with a password you type."
+        )
+    password = click.prompt("Admin password", hide_input=True, confirmation_prompt=True)
+    if password in (ADMIN_PASSWORD, CUSTOMER_PASSWORD):
+        raise click.ClickException("That password is published in the README: choose another.")
+    try:
+        created = seed_demo_data(admin_password=password, customers=False)
+    except accounts.AccountError as error:
+        raise click.ClickException(str(error)) from error
+    db.session.commit()
+    click.echo(f"Created the admin {ADMIN_EMAIL}." if created else "The admin already exists.")

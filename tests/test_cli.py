@@ -1,5 +1,7 @@
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from saas.auth.models import User
 from saas.billing.models import Card
 from saas.database import now_utc
@@ -54,5 +56,43 @@ def test_create_admin_refuses_a_short_password(runner, app):
     )
     assert result.exit_code != 0
     assert "at least 10 characters" in result.output
+    with app.app_context():
+        assert db.session.execute(db.select(User)).first() is None
+
+
+@pytest.mark.app_config(APP_ENV="Production")
+def test_seed_refuses_in_production_without_force(runner, app):
+    result = runner.invoke(args=["seed"])
+    assert result.exit_code != 0
+    assert "--force" in result.output
+    with app.app_context():
+        assert db.session.execute(db.select(User)).first() is None
+
+
+@pytest.mark.app_config(APP_ENV="staging")
+def test_seed_in_production_with_force_creates_only_the_admin_with_a_typed_password(
+    runner, app, auth
+):
+    result = runner.invoke(
+        args=["seed", "--force"], input="a typed admin password\na typed admin password\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert "admin-password" not in result.output
+    assert "a typed admin password" not in result.output.split("Repeat for confirmation:")[-1]
+    with app.app_context():
+        [admin] = db.session.execute(db.select(User)).scalars().all()
+        assert (admin.email, admin.is_admin) == ("admin@example.com", True)
+        assert admin.check_password("a typed admin password")
+    assert auth.login(email="admin@example.com", password="admin-password").status_code != 303
+    assert (
+        auth.login(email="admin@example.com", password="a typed admin password").status_code == 303
+    )
+
+
+@pytest.mark.app_config(APP_ENV="prod")
+@pytest.mark.parametrize("password", ["admin-password", "short"])
+def test_seed_in_production_refuses_the_published_or_a_short_password(runner, app, password):
+    result = runner.invoke(args=["seed", "--force"], input=f"{password}\n{password}\n")
+    assert result.exit_code != 0
     with app.app_context():
         assert db.session.execute(db.select(User)).first() is None

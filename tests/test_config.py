@@ -2,7 +2,7 @@ import pytest
 from flask import request
 
 from saas import create_app
-from saas.config import ConfigurationError, database_uri
+from saas.config import PROJECT_ROOT, ConfigurationError, database_uri, in_production
 
 
 def test_production_refuses_a_missing_secret_key(app_env, monkeypatch):
@@ -57,3 +57,36 @@ def test_proxy_fix_trusts_one_hop_when_configured(app_env, monkeypatch):
 )
 def test_database_url_forms(url, expected):
     assert database_uri(url, None) == expected
+
+
+@pytest.mark.parametrize("name", ["Production", "prod", "staging", "PRODUCTION ", "qa"])
+def test_any_app_env_but_development_or_test_is_production(app_env, monkeypatch, name):
+    monkeypatch.setenv("APP_ENV", name)
+    monkeypatch.setenv("SECRET_KEY", "change-me")
+    with pytest.raises(ConfigurationError, match="set SECRET_KEY"):
+        create_app()
+
+
+@pytest.mark.parametrize("name", ["development", "Development", "test", "TEST"])
+def test_development_and_test_start_with_the_default_secret_key(app_env, monkeypatch, name):
+    monkeypatch.setenv("APP_ENV", name)
+    monkeypatch.setenv("SECRET_KEY", "change-me")
+    assert create_app().config["APP_ENV"] == name
+
+
+def test_the_env_example_scripts_run_copies_is_development(app_env, monkeypatch):
+    example = (PROJECT_ROOT / ".env.example").read_text()
+    assert "\nAPP_ENV=development\n" in example
+    monkeypatch.setenv("APP_ENV", "development")
+    monkeypatch.setenv("SECRET_KEY", "change-me")
+    assert not in_production(create_app().config)
+
+
+def test_request_size_limits_are_set_and_configurable(app_env, monkeypatch):
+    config = create_app({"TESTING": True}).config
+    assert config["MAX_CONTENT_LENGTH"] == 1024 * 1024
+    assert config["MAX_FORM_MEMORY_SIZE"] <= config["MAX_CONTENT_LENGTH"]
+    assert config["MAX_FORM_PARTS"] == 100
+    assert config["STRIPE_WEBHOOK_MAX_BYTES"] == 256 * 1024
+    monkeypatch.setenv("MAX_CONTENT_LENGTH", "2048")
+    assert create_app({"TESTING": True}).config["MAX_CONTENT_LENGTH"] == 2048

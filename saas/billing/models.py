@@ -29,6 +29,7 @@ class StripeEventStatus(StrEnum):
     PROCESSED = "processed"
     IGNORED = "ignored"  # a type we do not handle, or not one of our customers
     FAILED = "failed"
+    INVALID = "invalid"  # signed, but not an event's shape: kept for a look, never processed
 
 
 class Card(db.Model):

@@ -1,5 +1,6 @@
 """Billing operations on our records; Stripe is reached only through stripe_api."""
 
+import hashlib
 from datetime import UTC, datetime
 
 from flask import current_app
@@ -144,9 +145,33 @@ def _requeue_unprocessed(stripe_event_id: str) -> int:
     return event.id
 
 
+def store_invalid_event(body: bytes, event) -> int | None:
+    """Keep a signed body that is not an event once, as `invalid`, for a look; never processed."""
+    event_id = event.get("id") if isinstance(event, dict) else None
+    if not isinstance(event_id, str) or not 0 < len(event_id) <= 255:
+        event_id = "invalid:" + hashlib.sha256(body).hexdigest()
+    now = now_utc()
+    return db.session.execute(
+        insert_on_conflict(StripeEvent)
+        .values(
+            stripe_event_id=event_id,
+            type="unknown",
+            stripe_created_at=now,
+            payload=event if isinstance(event, dict) else {"raw": body.decode("utf-8", "replace")},
+            status=StripeEventStatus.INVALID,
+            attempts=0,
+            received_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["stripe_event_id"])
+        .returning(StripeEvent.id)
+    ).scalar_one_or_none()
+
+
 def _created(event: dict) -> datetime:
     created = event.get("created")
-    return datetime.fromtimestamp(created, UTC) if isinstance(created, int) else now_utc()
+    if type(created) is int and 0 <= created < 253402300800:  # before the year 10000
+        return datetime.fromtimestamp(created, UTC)
+    return now_utc()
 
 
 def invoices(user: User) -> list[Invoice]:

@@ -5,6 +5,7 @@ from functools import wraps
 from flask import (
     Blueprint,
     abort,
+    current_app,
     flash,
     has_request_context,
     jsonify,
@@ -118,26 +119,50 @@ def portal():
 @csrf.exempt
 def webhook():
     """Verify, store once by event id, enqueue, answer 200: the work happens in the worker."""
+    body = _capped_body(current_app.config["STRIPE_WEBHOOK_MAX_BYTES"])
+    if body is None:
+        return jsonify(error="The request body is too large."), 413
     try:
-        event = stripe_api.verified_event(
-            request.get_data(), request.headers.get("Stripe-Signature")
-        )
+        event = stripe_api.verified_event(body, request.headers.get("Stripe-Signature"))
     except (stripe_api.StripeNotConfigured, ValueError) as error:
         return jsonify(error=str(error)), 400
     if not _well_formed(event):
+        services.store_invalid_event(body, event)
+        db.session.commit()
         return jsonify(error="The event has no id, type or data.object"), 400
     _row_id, duplicate = services.store_webhook_event(event)
     db.session.commit()
     return jsonify(received=True, duplicate=duplicate), 200
 
 
+def _capped_body(cap: int) -> bytes | None:
+    """The body, or None once it is longer than `cap`: from Content-Length before reading, and
+    while reading (a chunked body), so no more than cap + 1 bytes are ever held."""
+    if request.content_length is not None and request.content_length > cap:
+        return None
+    chunks, size = [], 0
+    while size <= cap:
+        chunk = request.stream.read(min(64 * 1024, cap + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return None if size > cap else b"".join(chunks)
+
+
+def _short_str(value, limit: int) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= limit
+
+
 def _well_formed(event) -> bool:
     if not isinstance(event, dict) or not isinstance(event.get("data"), dict):
         return False
+    obj = event["data"].get("object")
     return (
-        isinstance(event.get("id"), str)
-        and isinstance(event.get("type"), str)
-        and isinstance(event["data"].get("object"), dict)
+        _short_str(event.get("id"), 255)
+        and _short_str(event.get("type"), 100)
+        and isinstance(obj, dict)
+        and (obj.get("id") is None or _short_str(obj.get("id"), 255))
     )
 
 
