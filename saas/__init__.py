@@ -14,6 +14,7 @@ from saas.extensions import csrf, db, huey, limiter, login_manager, migrate
 from saas.features import BLUEPRINTS
 from saas.jobs.cli import jobs_cli, scheduler_command
 from saas.mail.cli import mail_cli
+from saas.security import register_security_headers
 from saas.seed import seed_command
 
 
@@ -28,6 +29,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)
+    register_security_headers(app)
     register_cli(app)
     register_proxy(app)
     return app

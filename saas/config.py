@@ -141,6 +141,12 @@ def from_environment() -> dict:
         "PASSWORD_RESET_MAX_AGE": _get_int("PASSWORD_RESET_MAX_AGE", 3600),
         "EMAIL_CHANGE_MAX_AGE": _get_int("EMAIL_CHANGE_MAX_AGE", 86400),
         "LAST_SEEN_INTERVAL": _get_int("LAST_SEEN_INTERVAL", 300),
+        # Security headers: HSTS over https (BASE_URL https or an https request), and where
+        # forms (and their redirects: Checkout, the Portal) may go.
+        "HSTS_ENABLED": _get_bool("HSTS_ENABLED", True),
+        "CSP_FORM_ACTION": _get(
+            "CSP_FORM_ACTION", "'self' https://checkout.stripe.com https://billing.stripe.com"
+        ),
         # Cookies
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

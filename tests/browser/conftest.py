@@ -53,11 +53,44 @@ def live_server(start_process, app):
 
 
 @pytest.fixture
-def page(chromium, request):
+def csp_violations():
+    """Every Content Security Policy violation the page fixture saw; it fails the test on any."""
+    return []
+
+
+@pytest.fixture
+def page(chromium, request, csp_violations):
     context = chromium.new_context()
+    record_csp_violations(context, csp_violations)
     page = context.new_page()
+    page.on("console", lambda message: csp_console_message(message.text, csp_violations))
     page.set_default_timeout(15000)
     yield page
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
     context.close()
+    assert csp_violations == [], "the pages broke their Content Security Policy"
+
+
+def record_csp_violations(context, violations: list) -> None:
+    """Each document reports its `securitypolicyviolation` events to Python as they happen."""
+
+    def report(text: str) -> None:  # a bound builtin cannot be exposed to the page
+        violations.append(text)
+
+    context.expose_function("__reportCspViolation", report)
+    context.add_init_script(CSP_LISTENER)
+
+
+def csp_console_message(text: str, violations: list) -> None:
+    if "Content Security Policy" in text or "Refused to" in text:
+        violations.append(f"console: {text}")
+
+
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", function (event) {
+  window.__reportCspViolation(
+    event.violatedDirective + " blocked " + (event.blockedURI || "inline") + " on " +
+    event.documentURI + " (" + (event.sourceFile || "") + ":" + event.lineNumber + ")");
+});
+"""

@@ -22,6 +22,8 @@ APP_VARIABLES = [
     "DATABASE_URL",
     "REDIS_URL",
     "BASE_URL",
+    "HSTS_ENABLED",
+    "CSP_FORM_ACTION",
     "PORT",
     "INSTANCE_PATH",
     "QUEUE_NAME",
