@@ -30,9 +30,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
-from saas.database import now_utc
+from saas.database import database_unavailable, now_utc
 from saas.extensions import db, huey
 from saas.jobs.enqueue import enqueue_after_commit
 from saas.jobs.retry import RetryPolicy, TransientError
@@ -272,11 +272,6 @@ def _failure_text(policy: RetryPolicy, error: BaseException, message: str, final
     return (f"{reason}: {message}" if reason else message)[:ERROR_LIMIT]
 
 
-def _is_disconnect(error: DBAPIError) -> bool:
-    # A restarted or unreachable server (and SQLite's lock timeout) is an OperationalError.
-    return error.connection_invalidated or isinstance(error, (OperationalError, InterfaceError))
-
-
 def execute_durably(write, executor=None):
     """Run `write(connection)` and commit; while the database is unreachable, run it again with
     backoff (up to OUTCOME_RETRY_FOR seconds) in this same worker, on a fresh connection from
@@ -294,7 +289,7 @@ def execute_durably(write, executor=None):
         try:
             return _write_once(write, executor)
         except DBAPIError as error:
-            if not _is_disconnect(error) or time.monotonic() + pause > deadline:
+            if not database_unavailable(error) or time.monotonic() + pause > deadline:
                 raise
             db.session.rollback()
             executor = None

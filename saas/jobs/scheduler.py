@@ -14,9 +14,8 @@ import threading
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy.exc import InterfaceError, OperationalError
 
-from saas.database import now_utc
+from saas.database import database_unavailable, now_utc
 from saas.extensions import db, insert_on_conflict
 from saas.jobs import clock, heartbeat, lifecycle
 from saas.jobs.enqueue import enqueue_after_commit
@@ -108,11 +107,10 @@ def tick(now: datetime | None = None) -> list[int]:
         try:
             enqueued += claim(job, now)
             db.session.commit()
-        except (OperationalError, InterfaceError):
+        except Exception as error:
             reset_session()
-            raise
-        except Exception:
-            reset_session()
+            if database_unavailable(error):
+                raise
             log.exception("Scheduling %s failed; the next tick tries again", job.name)
     return enqueued
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from saas import create_app
 from saas.extensions import db
 from saas.jobs.models import JobRun
+from tests.support.apps import app_on_environment
 from tests.support.waiting import wait_until
 
 SIMULATED_START = datetime(2026, 6, 1, 10, 0, 30, tzinfo=UTC)
@@ -47,11 +47,8 @@ def restart_env(app_env, private_postgres, monkeypatch, tmp_path) -> dict:
 @pytest.fixture
 def private_app(restart_env):
     """The test's view of the private database."""
-    app = create_app({"TESTING": True})
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    with app_on_environment() as app:
+        yield app
 
 
 @pytest.fixture

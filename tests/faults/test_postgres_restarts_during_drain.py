@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import pytest
 import requests
 
-from saas import create_app
 from saas.contact.models import ContactMessage
 from saas.extensions import db
 from saas.mail.models import OutboundEmail
+from tests.support.apps import app_on_environment
 from tests.support.smtp import free_port
 from tests.support.waiting import wait_until
 
@@ -62,11 +62,8 @@ def drain_env(app_env, private_postgres, monkeypatch) -> dict:
 
 @pytest.fixture
 def private_app(drain_env):
-    app = create_app({"TESTING": True})
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    with app_on_environment() as app:
+        yield app
 
 
 @pytest.fixture

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from saas import create_app
 from saas.contact.models import ContactMessage
 from saas.extensions import db
 from saas.mail.models import OutboundEmail
 from tests.jobs.test_replicas import assert_each_slot_ran_once, compressed_clock, probe_runs
+from tests.support.apps import app_on_environment
 from tests.support.smtp import free_port
 from tests.support.waiting import wait_until
 
@@ -56,11 +56,8 @@ def outage_env(app_env, private_postgres, private_redis, monkeypatch, tmp_path) 
 
 @pytest.fixture
 def private_app(outage_env):
-    app = create_app({"TESTING": True})
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    with app_on_environment() as app:
+        yield app
 
 
 @pytest.fixture

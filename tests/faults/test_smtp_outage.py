@@ -12,10 +12,10 @@ from collections import Counter
 
 import pytest
 
-from saas import create_app
 from saas.contact.models import ContactMessage
 from saas.extensions import db
 from saas.mail.models import OutboundEmail
+from tests.support.apps import app_on_environment
 from tests.support.auth import AuthActions
 from tests.support.waiting import wait_until
 
@@ -44,11 +44,8 @@ def outage_env(app_env, private_postgres, private_redis, monkeypatch) -> dict:
 
 @pytest.fixture
 def outage_app(outage_env):
-    app = create_app({"TESTING": True})
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    with app_on_environment() as app:
+        yield app
 
 
 def rows(app) -> list[OutboundEmail]:
