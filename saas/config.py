@@ -123,8 +123,15 @@ def from_environment() -> dict:
         "REPORT_RETRIES": _get_int("REPORT_RETRIES", 2),
         "REPORT_RETRY_BASE": float(_get("REPORT_RETRY_BASE", "5")),
         "REPORT_STREAM_SECONDS": float(_get("REPORT_STREAM_SECONDS", "25")),
-        # Rate limits (Flask-Limiter); in memory without Redis
-        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        # Per user: open progress streams in each web process (each holds one of its threads;
+        # beyond, 429 and the page polls), report requests (new or retried) that queued a build,
+        # and reports waiting or being built at once.
+        "REPORT_STREAMS_PER_USER": _get_int("REPORT_STREAMS_PER_USER", 4),
+        "REPORT_LIMIT_PER_USER": _get("REPORT_LIMIT_PER_USER", "10 per hour"),
+        "REPORT_QUEUED_PER_USER": _get_int("REPORT_QUEUED_PER_USER", 3),
+        # Rate limits (Flask-Limiter): in Redis, or without it in a SQLite file every web
+        # process of this machine shares (saas/ratelimit_sqlite.py)
+        "RATELIMIT_STORAGE_URI": redis_url or f"sqlite:///{instance_path / 'limits.db'}",
         # A storage option, not Flask-Limiter's own prefix, which keeps its first app's value.
         "RATELIMIT_STORAGE_OPTIONS": _ratelimit_storage_options(redis_url),
         # Redis down: each web process limits in its own memory (the same limits), and a Redis
@@ -133,13 +140,23 @@ def from_environment() -> dict:
         "RATELIMIT_SWALLOW_ERRORS": True,
         "RATELIMIT_ENABLED": _get_bool("RATELIMIT_ENABLED", True),
         "LOGIN_LIMIT_PER_IP": _get("LOGIN_LIMIT_PER_IP", "20 per minute;200 per day"),
-        "LOGIN_LIMIT_PER_ACCOUNT": _get("LOGIN_LIMIT_PER_ACCOUNT", "5 per minute;50 per day"),
+        # Wrong passwords for one account from one IP: a growing wait (only failures count)
+        "LOGIN_LIMIT_PER_ACCOUNT_IP": _get(
+            "LOGIN_LIMIT_PER_ACCOUNT_IP", "5 per minute;10 per 10 minutes;20 per hour;40 per day"
+        ),
+        # Wrong passwords for one account from anywhere: past it the account is locked, except
+        # to its owner's right password from a browser or IP they signed in from before
+        "LOGIN_LIMIT_PER_ACCOUNT": _get("LOGIN_LIMIT_PER_ACCOUNT", "20 per hour;100 per day"),
+        "SIGNUP_LIMIT_PER_IP": _get("SIGNUP_LIMIT_PER_IP", "5 per minute;20 per hour"),
+        "VERIFY_RESEND_LIMIT_PER_USER": _get("VERIFY_RESEND_LIMIT_PER_USER", "3 per hour"),
         "RESET_LIMIT_PER_IP": _get("RESET_LIMIT_PER_IP", "10 per hour"),
         "RESET_LIMIT_PER_ACCOUNT": _get("RESET_LIMIT_PER_ACCOUNT", "3 per hour"),
         # Accounts
         "PASSWORD_MIN_LENGTH": 10,
         "PASSWORD_RESET_MAX_AGE": _get_int("PASSWORD_RESET_MAX_AGE", 3600),
         "EMAIL_CHANGE_MAX_AGE": _get_int("EMAIL_CHANGE_MAX_AGE", 86400),
+        "EMAIL_VERIFY_MAX_AGE": _get_int("EMAIL_VERIFY_MAX_AGE", 7 * 86400),
+        "KNOWN_DEVICE_DAYS": _get_int("KNOWN_DEVICE_DAYS", 365),
         "LAST_SEEN_INTERVAL": _get_int("LAST_SEEN_INTERVAL", 300),
         # Security headers: HSTS over https (BASE_URL https or an https request), and where
         # forms (and their redirects: Checkout, the Portal) may go.
@@ -183,6 +200,9 @@ def from_environment() -> dict:
         "CONTACT_RECIPIENT": _get("CONTACT_RECIPIENT", "support@localhost"),
         "CONTACT_LIMIT_PER_VISITOR": _get("CONTACT_LIMIT_PER_VISITOR", "1 per 10 seconds"),
         "CONTACT_LIMIT_PER_IP": _get("CONTACT_LIMIT_PER_IP", "5 per minute;30 per hour"),
+        # Acknowledgements sent to one address (normalised as accounts are); past it the message
+        # is still stored and sent to CONTACT_RECIPIENT, only the acknowledgement is not.
+        "CONTACT_ACK_LIMIT_PER_RECIPIENT": _get("CONTACT_ACK_LIMIT_PER_RECIPIENT", "3 per day"),
         # Stripe
         "STRIPE_SECRET_KEY": _get("STRIPE_SECRET_KEY"),
         "STRIPE_PUBLISHABLE_KEY": _get("STRIPE_PUBLISHABLE_KEY"),

@@ -39,7 +39,7 @@ def _ensure_user(email: str, password: str, role: str = "member") -> tuple[User,
     user = accounts.find_user(email)
     if user is not None:
         return user, False
-    return accounts.register(email=email, password=password, role=role), True
+    return accounts.register(email=email, password=password, role=role, verified=True), True
 
 
 def seed_demo_data(admin_password: str = ADMIN_PASSWORD, customers: bool = True) -> list[str]:

@@ -185,6 +185,23 @@ def auth(client):
 
 
 @pytest.fixture
+def sign_up(auth, mailbox, run_queued_tasks):
+    """Sign up through the form, then deliver the verification email it queues and empty the
+    mailbox, so a test counts only the emails it causes itself."""
+
+    def sign_up(**account):
+        response = auth.signup(**account)
+        assert response.status_code == 303
+        assert run_queued_tasks() == 1
+        [message] = mailbox.wait_for(1)
+        assert message["Subject"] == "Verify your SaaS email address"
+        mailbox.clear()
+        return response
+
+    return sign_up
+
+
+@pytest.fixture
 def fixed_clock(monkeypatch):
     """The product's clock (`saas.jobs.clock.now`) stands still at FIXED_NOW, in this process and,
     through PROBE_FIXED_NOW, in the processes the test starts afterwards; returns a setter that

@@ -22,3 +22,29 @@ def create_admin(email: str, password: str) -> None:
         db.session.rollback()
         raise click.ClickException(str(error)) from error
     click.echo(f"{user.email} is an admin.")
+
+
+def _set_enabled(email: str, enabled: bool) -> None:
+    user = services.find_user(email)
+    if user is None:
+        raise click.ClickException(f"No account has the email {email}.")
+    if enabled:
+        user.active = True
+    else:
+        user.disable()
+    db.session.commit()
+    click.echo(f"{user.email} is {'enabled' if enabled else 'disabled; its sessions have ended'}.")
+
+
+@users_cli.command("disable")
+@click.argument("email")
+def disable(email: str) -> None:
+    """Disable an account: it can no longer log in, and every session of it ends."""
+    _set_enabled(email, False)
+
+
+@users_cli.command("enable")
+@click.argument("email")
+def enable(email: str) -> None:
+    """Enable a disabled account (its old sessions stay ended)."""
+    _set_enabled(email, True)

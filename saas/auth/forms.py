@@ -50,3 +50,7 @@ class DeleteAccountForm(Form):
 
 class LogoutForm(Form):
     """Only the CSRF token: logging out is a POST."""
+
+
+class ResendVerificationForm(Form):
+    """Only the CSRF token."""

@@ -35,17 +35,42 @@ class User(UserMixin, db.Model):
     inactivity_reminded_at: Mapped[datetime | None]
     deletion_warned_at: Mapped[datetime | None]
     last_digest_at: Mapped[datetime | None]
+    # In every session id and remember cookie: raising it ends them all, everywhere.
+    session_version: Mapped[int] = mapped_column(default=0)
+    # Raised by each confirmed email change, so no link issued before it works after it.
+    email_version: Mapped[int] = mapped_column(default=0)
+    email_verified_at: Mapped[datetime | None]
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)
         self.password_changed_at = now_utc()
+        self.end_sessions()
+
+    def end_sessions(self) -> None:
+        """Every session and remember cookie of this account stops working."""
+        self.session_version = (self.session_version or 0) + 1
+
+    def change_email(self, new_email: str) -> None:
+        """A confirmed change: the new address is proven, older links and sessions end."""
+        self.email = new_email
+        self.email_version = (self.email_version or 0) + 1
+        self.email_verified_at = now_utc()
+        self.end_sessions()
+
+    def disable(self) -> None:
+        self.active = False
+        self.end_sessions()
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
 
     @property
     def password_fingerprint(self) -> str:
-        """Changes whenever the password does: ends sessions and voids reset tokens."""
+        """Changes whenever the password does: voids reset tokens."""
         return hashlib.sha256(self.password_hash.encode()).hexdigest()[:16]
 
     @property
@@ -57,7 +82,7 @@ class User(UserMixin, db.Model):
         return self.role == ADMIN
 
     def get_id(self) -> str:
-        return f"{self.id}:{self.password_fingerprint}"
+        return f"{self.id}:{self.session_version or 0}"
 
     def record_sign_in(self, ip: str | None) -> None:
         self.last_sign_in_at, self.last_sign_in_ip = (

@@ -1,5 +1,6 @@
 """Account operations shared by views, CLI commands and tasks. Callers commit."""
 
+import unicodedata
 from datetime import timedelta
 
 from email_validator import EmailNotValidError, validate_email
@@ -7,7 +8,13 @@ from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from saas.auth.models import ADMIN, User
-from saas.auth.tokens import email_change_for_token, email_change_token, password_reset_token
+from saas.auth.tokens import (
+    email_change_for_token,
+    email_change_token,
+    password_reset_token,
+    user_for_verification_token,
+    verification_token,
+)
 from saas.database import now_utc
 from saas.extensions import db
 from saas.mail import send_email
@@ -26,10 +33,21 @@ class AccountError(ValueError):
 
 
 def normalize_email(raw: str) -> str:
+    """The one form of an address used for every lookup, uniqueness check, token and limit key:
+    look-alikes (`ALICE@ｅxample.com`, fullwidth letters) become the same address."""
     try:
-        return validate_email(raw.strip(), check_deliverability=False).normalized.lower()
+        folded = unicodedata.normalize("NFKC", raw).strip()
+        return validate_email(folded, check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
         raise AccountError(str(exc), field="email") from exc
+
+
+def account_key(raw: str) -> str:
+    """The rate-limit key of a submitted address: its normalised form when it is valid."""
+    try:
+        return normalize_email(raw)
+    except AccountError:
+        return unicodedata.normalize("NFKC", raw).strip().lower()
 
 
 def find_user(email: str) -> User | None:
@@ -46,14 +64,33 @@ def check_password_rules(password: str, field: str = "password") -> None:
         raise AccountError(f"Use at least {minimum} characters.", field=field)
 
 
-def register(*, email: str, password: str, role: str = "member") -> User:
+def register(*, email: str, password: str, role: str = "member", verified: bool = False) -> User:
+    """A new account; unless an operator vouches for the address (`verified`), a link to prove it
+    goes to that address."""
     email = normalize_email(email)
     check_password_rules(password)
     if find_user(email):
         raise AccountError("An account with this email already exists.", field="email")
-    user = User(email=email, role=role)
+    user = User(email=email, role=role, email_verified_at=now_utc() if verified else None)
     user.set_password(password)
     db.session.add(user)
+    if not verified:
+        db.session.flush()  # the verification link names the account's id
+        send_verification(user)
+    return user
+
+
+def send_verification(user: User) -> None:
+    link = absolute_url("auth.verify_email", token=verification_token(user))
+    send_email(to=user.email, template="verify_email", verify_link=link)
+
+
+def verify_email(*, token: str) -> User:
+    user = user_for_verification_token(token)
+    if user is None:
+        raise AccountError("This verification link is invalid or has expired.")
+    if user.email_verified_at is None:
+        user.email_verified_at = now_utc()
     return user
 
 
@@ -61,10 +98,11 @@ def create_admin(*, email: str, password: str) -> User:
     """Make the account an admin, creating it if needed."""
     user = find_user(email)
     if user is None:
-        return register(email=email, password=password, role=ADMIN)
+        return register(email=email, password=password, role=ADMIN, verified=True)
     check_password_rules(password)
     user.role = ADMIN
     user.set_password(password)
+    user.email_verified_at = user.email_verified_at or now_utc()
     return user
 
 
@@ -123,7 +161,9 @@ def confirm_email_change(*, token: str) -> User:
     user, new_email = found
     if find_user(new_email):
         raise AccountError("An account with this email already exists.")
-    user.email = new_email
+    old_email = user.email
+    user.change_email(new_email)
+    send_email(to=old_email, template="email_changed", old_email=old_email, new_email=new_email)
     return user
 
 

@@ -127,7 +127,7 @@ def test_login_refuses_open_redirects(client, auth):
         assert response.headers["Location"] == "/", target
 
 
-@pytest.mark.app_config(LOGIN_LIMIT_PER_ACCOUNT="3 per minute")
+@pytest.mark.app_config(LOGIN_LIMIT_PER_ACCOUNT_IP="3 per minute")
 def test_login_is_rate_limited_per_account(auth):
     auth.signup()
     auth.logout()

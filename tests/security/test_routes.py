@@ -34,6 +34,8 @@ ROUTES = {
     ("/settings/email", "POST"): (LOGIN, 400, 400),
     ("/settings/email/confirm/<token>", "GET"): ("302 /login", "302 /settings", "302 /settings"),
     ("/settings/delete", "POST"): (LOGIN, 400, 400),
+    ("/settings/verify", "POST"): (LOGIN, "303 /settings", "303 /settings"),
+    ("/verify/<token>", "GET"): ("302 /login", "302 /settings", "302 /settings"),
     ("/contact", "GET"): (200, 200, 200),
     ("/contact", "POST"): (400, 400, 400),
     ("/billing", "GET"): (LOGIN, 200, 200),
@@ -59,6 +61,7 @@ ROUTES = {
 TOKEN_ARGUMENT = {
     "auth.reset_password": "reset_token",
     "auth.confirm_email": "email_token",
+    "auth.verify_email": "verify_token",
 }
 
 EXEMPT = {("/billing/webhook", "POST")}  # Stripe signs it; CSRF-exempt by design

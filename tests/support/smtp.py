@@ -72,6 +72,10 @@ class Mailbox:
         self.smtputf8 = offered
         self.restart()
 
+    def clear(self) -> None:
+        with self._arrived:
+            self.messages.clear()
+
     def wait_for(self, count: int = 1, timeout: float = 20) -> list[EmailMessage]:
         """Block until `count` messages have arrived; fail the test after `timeout` seconds."""
         deadline = time.monotonic() + timeout

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from flask.testing import FlaskClient
 
 from saas.auth.models import User
-from saas.auth.tokens import email_change_token, password_reset_token
+from saas.auth.tokens import email_change_token, password_reset_token, verification_token
 from saas.extensions import db
 from saas.reports.models import ACCOUNT_EXPORT, Report, ReportStatus
 from saas.reports.tasks import report_dir
@@ -68,16 +68,23 @@ def email_token(app, user_id: int, new_email: str) -> str:
         return email_change_token(db.session.get(User, user_id), new_email)
 
 
+def verify_token(app, user_id: int) -> str:
+    with app.app_context():
+        return verification_token(db.session.get(User, user_id))
+
+
 def make_people(app) -> dict:
     """Users, a report and tokens; the URL arguments of every rule come from here."""
     customer = make_user(app, "customer@example.com")
     make_user(app, "admin@example.com", role="admin")
     make_user(app, "other@example.com")
     mover = make_user(app, "mover@example.com")
+    newcomer = make_user(app, "newcomer@example.com")
     return {
         "customer_id": customer,
         "public_id": finished_export(app, customer),
         "name": "mark_expiring_cards",
         "reset_token": reset_token(app, customer),
         "email_token": email_token(app, mover, "moved@example.com"),
+        "verify_token": verify_token(app, newcomer),
     }

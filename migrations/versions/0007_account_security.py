@@ -1,0 +1,37 @@
+"""Account security: session version, email verification and email version on users
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-12-04 19:30:00
+
+session_version is part of every session id and remember cookie: raising it ends them all
+(logout, password change, email change, disable). email_version changes with each confirmed email
+change, so a link issued for an earlier address cannot be replayed after A -> B -> A.
+Existing accounts start unverified: nothing proved they own their address.
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision = '0007'
+down_revision = '0006'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('session_version', sa.Integer(), nullable=False, server_default='0'))
+        batch_op.add_column(sa.Column('email_version', sa.Integer(), nullable=False, server_default='0'))
+        batch_op.add_column(sa.Column('email_verified_at', sa.DateTime(timezone=True), nullable=True))
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.alter_column('session_version', server_default=None)
+        batch_op.alter_column('email_version', server_default=None)
+
+
+def downgrade():
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.drop_column('email_verified_at')
+        batch_op.drop_column('email_version')
+        batch_op.drop_column('session_version')
