@@ -44,6 +44,9 @@ def test_contact_answers_at_once_and_the_worker_delivers_both_emails(
     assert to_us.get_body(preferencelist=("html",)) is not None
     assert to_visitor["To"] == "ada@example.com"
     assert to_visitor["Subject"] == "We received your message"
+    acknowledgement = text_body(to_visitor) + to_visitor.get_body(("html",)).get_content()
+    assert "we received your message" in acknowledgement
+    assert "Ada" not in acknowledgement and "I have a question" not in acknowledgement
     emails = rows(app, OutboundEmail)
     assert {e.status for e in emails} == {"sent"}
     assert {to_us["Message-ID"], to_visitor["Message-ID"]} == {e.message_id for e in emails}
