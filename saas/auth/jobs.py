@@ -51,7 +51,13 @@ def remind_inactive_users(run: RunContext) -> dict:
     query = db.select(User.id, User.email).where(*inactive, not_reminded)
     for batch in _batches(query, batch_size):
         send_bulk(
-            {"to": u.email, "template": "inactive_reminder", "login_url": login_url} for u in batch
+            {
+                "to": u.email,
+                "user_id": u.id,
+                "template": "inactive_reminder",
+                "login_url": login_url,
+            }
+            for u in batch
         )
         _mark([u.id for u in batch], inactivity_reminded_at=now)
         db.session.commit()
@@ -79,6 +85,7 @@ def _warn_then_delete(now: datetime, inactive, seen, delete_after: int, login_ur
         send_bulk(
             {
                 "to": u.email,
+                "user_id": u.id,
                 "template": "account_deletion_warning",
                 "login_url": login_url,
                 "deletion_date": deletion_at.strftime("%d %B %Y"),
@@ -135,6 +142,7 @@ def monthly_digest(run: RunContext) -> dict:
         send_bulk(
             {
                 "to": u.email,
+                "user_id": u.id,
                 "template": "monthly_digest",
                 "month": slot.strftime("%B %Y"),
                 "member_since": u.created_at.strftime("%d %B %Y"),

@@ -82,7 +82,7 @@ def register(*, email: str, password: str, role: str = "member", verified: bool 
 
 def send_verification(user: User) -> None:
     link = absolute_url("auth.verify_email", token=verification_token(user))
-    send_email(to=user.email, template="verify_email", verify_link=link)
+    send_email(to=user.email, user_id=user.id, template="verify_email", verify_link=link)
 
 
 def verify_email(*, token: str) -> User:
@@ -126,13 +126,19 @@ def request_password_reset(*, email: str) -> None:
         return
     link = absolute_url("auth.reset_password", token=password_reset_token(user))
     hours = current_app.config["PASSWORD_RESET_MAX_AGE"] // 3600
-    send_email(to=user.email, template="password_reset", reset_link=link, valid_hours=hours)
+    send_email(
+        to=user.email,
+        user_id=user.id,
+        template="password_reset",
+        reset_link=link,
+        valid_hours=hours,
+    )
 
 
 def set_new_password(*, user: User, password: str) -> None:
     check_password_rules(password)
     user.set_password(password)
-    send_email(to=user.email, template="password_changed")
+    send_email(to=user.email, user_id=user.id, template="password_changed")
 
 
 def change_password(*, user: User, current_password: str, new_password: str) -> None:
@@ -150,7 +156,13 @@ def request_email_change(*, user: User, new_email: str, password: str) -> str:
     if find_user(new_email):
         raise AccountError("An account with this email already exists.", field="email")
     link = absolute_url("auth.confirm_email", token=email_change_token(user, new_email))
-    send_email(to=new_email, template="confirm_email", confirm_link=link, old_email=user.email)
+    send_email(
+        to=new_email,
+        user_id=user.id,
+        template="confirm_email",
+        confirm_link=link,
+        old_email=user.email,
+    )
     return new_email
 
 
@@ -163,7 +175,13 @@ def confirm_email_change(*, token: str) -> User:
         raise AccountError("An account with this email already exists.")
     old_email = user.email
     user.change_email(new_email)
-    send_email(to=old_email, template="email_changed", old_email=old_email, new_email=new_email)
+    send_email(
+        to=old_email,
+        user_id=user.id,
+        template="email_changed",
+        old_email=old_email,
+        new_email=new_email,
+    )
     return user
 
 

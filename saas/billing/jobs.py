@@ -21,7 +21,15 @@ def mark_expiring_cards(run: RunContext) -> dict:
     billing_url = absolute_url("billing.billing")
     while True:
         batch = db.session.execute(
-            db.select(Card.id, Card.brand, Card.last4, Card.exp_month, Card.exp_year, User.email)
+            db.select(
+                Card.id,
+                Card.brand,
+                Card.last4,
+                Card.exp_month,
+                Card.exp_year,
+                User.email,
+                User.id.label("user_id"),
+            )
             .join(User, User.id == Card.user_id)
             .where(
                 Card.expiring_soon.is_(True),
@@ -38,6 +46,7 @@ def mark_expiring_cards(run: RunContext) -> dict:
         send_bulk(
             {
                 "to": row.email,
+                "user_id": row.user_id,
                 "template": "card_expiring",
                 "brand": row.brand,
                 "last4": row.last4,

@@ -94,6 +94,7 @@ def on_invoice(invoice: dict, event_type: str) -> str:
         record.failure_notified = True
         send_email(
             to=user.email,
+            user_id=user.id,
             template="payment_failed",
             amount=f"{state.amount_due / 100:.2f} {state.currency.upper()}",
             billing_url=absolute_url("billing.billing"),

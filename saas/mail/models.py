@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from flask import current_app
-from sqlalchemy import JSON, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from saas.database import now_utc
@@ -32,6 +32,10 @@ class OutboundEmail(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     to_address: Mapped[str] = mapped_column(String(254))
+    # The account it was sent for (None: a visitor, or us): exports select by it, not by address.
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
     reply_to: Mapped[str | None] = mapped_column(String(254))
     template: Mapped[str] = mapped_column(String(100))
     context: Mapped[dict] = mapped_column(JSON)

@@ -13,10 +13,18 @@ from saas.mail.tasks import deliver_outbound_email
 log = logging.getLogger(__name__)
 
 
-def send_email(*, to: str, template: str, reply_to: str | None = None, **context) -> OutboundEmail:
-    """Add an email to the outbox in the caller's transaction; the worker sends it after commit."""
+def send_email(
+    *, to: str, template: str, reply_to: str | None = None, user_id: int | None = None, **context
+) -> OutboundEmail:
+    """Add an email to the outbox in the caller's transaction; the worker sends it after commit.
+    `user_id`: the account it is sent for, if any."""
     email = OutboundEmail(
-        to_address=to, reply_to=reply_to, template=template, context=context, enqueued_at=now_utc()
+        to_address=to,
+        user_id=user_id,
+        reply_to=reply_to,
+        template=template,
+        context=context,
+        enqueued_at=now_utc(),
     )
     db.session.add(email)
     enqueue_after_commit(deliver_outbound_email, IdOf(email))
@@ -24,20 +32,22 @@ def send_email(*, to: str, template: str, reply_to: str | None = None, **context
 
 
 def send_bulk(emails: Iterable[dict]) -> list[int]:
-    """Many emails in one INSERT (each dict: to, template, optional reply_to, context keys);
-    like send_email, in the caller's transaction, each task enqueued after the commit."""
+    """Many emails in one INSERT (each dict: to, template, optional reply_to and user_id, context
+    keys); like send_email, in the caller's transaction, each task enqueued after the commit."""
     now = now_utc()
     rows = []
     for email in emails:
         context = dict(email)
-        to, template, reply_to = (
+        to, template, reply_to, user_id = (
             context.pop("to"),
             context.pop("template"),
             context.pop("reply_to", None),
+            context.pop("user_id", None),
         )
         rows.append(
             {
                 "to_address": to,
+                "user_id": user_id,
                 "reply_to": reply_to,
                 "template": template,
                 "context": context,

@@ -1,6 +1,7 @@
 """What each report contains. Rows are streamed in id order, JOB_BATCH_SIZE at a time, straight
 into the CSV file, so memory stays flat however large the account or the product."""
 
+import csv
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -16,6 +17,22 @@ from saas.jobs.models import JobRun, RunStatus
 from saas.mail.models import OutboundEmail
 
 HEADER = ["section", "record_id", "date", "summary", "details"]
+# Text starting with one of these is a formula to a spreadsheet (OWASP: CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value):
+    """Text that a spreadsheet would run as a formula, prefixed with ' so it shows as text.
+    Numbers pass as they are: -1 is a number, not a formula."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def csv_writer(file) -> Callable[[list], None]:
+    """Writes one CSV row to `file`, every cell through csv_cell: every report CSV uses it."""
+    writer = csv.writer(file)
+    return lambda row: writer.writerow([csv_cell(cell) for cell in row])
 
 
 def _stream(query, id_column, batch_size: int) -> Iterator:
@@ -42,15 +59,17 @@ class Section:
 
     title: str
     id_column: Any
-    rows: Callable  # (user_id, email) -> a select whose first column is the id
+    rows: Callable  # user_id -> a select whose first column is the id
     describe: Callable  # row -> (date, summary, details)
 
 
+# Every section selects rows by the account's user id, never by its email address: an address
+# is no proof of who wrote a row (anyone may sign up with anyone's).
 ACCOUNT_SECTIONS = [
     Section(
         "Invoices",
         Invoice.id,
-        lambda user_id, email: db.select(
+        lambda user_id: db.select(
             Invoice.id,
             Invoice.issued_at,
             Invoice.number,
@@ -68,30 +87,30 @@ ACCOUNT_SECTIONS = [
     Section(
         "Emails sent",
         OutboundEmail.id,
-        lambda user_id, email: db.select(
+        lambda user_id: db.select(
             OutboundEmail.id,
             OutboundEmail.created_at,
             OutboundEmail.template,
             OutboundEmail.status,
             OutboundEmail.sent_at,
-        ).where(OutboundEmail.to_address == email),
+        ).where(OutboundEmail.user_id == user_id),
         lambda r: (r.created_at, f"{r.template}: {r.status}", {"sent_at": _date(r.sent_at)}),
     ),
     Section(
         "Contact messages",
         ContactMessage.id,
-        lambda user_id, email: db.select(
+        lambda user_id: db.select(
             ContactMessage.id,
             ContactMessage.created_at,
             ContactMessage.message,
             ContactMessage.ip_address,
-        ).where((ContactMessage.user_id == user_id) | (ContactMessage.email == email)),
+        ).where(ContactMessage.user_id == user_id),
         lambda r: (r.created_at, r.message[:200], {"ip_address": r.ip_address}),
     ),
     Section(
         "Subscriptions",
         Subscription.id,
-        lambda user_id, email: db.select(
+        lambda user_id: db.select(
             Subscription.id,
             Subscription.created_at,
             Subscription.plan,
@@ -136,7 +155,7 @@ def account_export(user_id: int, progress, write) -> dict:
     """Everything we hold about one customer, section by section."""
     batch = current_app.config["JOB_BATCH_SIZE"]
     user = db.session.get(User, user_id)
-    queries = [(section, section.rows(user_id, user.email)) for section in ACCOUNT_SECTIONS]
+    queries = [(section, section.rows(user_id)) for section in ACCOUNT_SECTIONS]
     progress.start(total=2 + sum(_count(query) for _, query in queries))
     progress.stage("Profile and sign-ins")
     profile = _profile_rows(user)

@@ -1,6 +1,5 @@
 """The worker task that builds a report, writing its progress at a bounded rate."""
 
-import csv
 import logging
 import time
 from datetime import timedelta
@@ -14,7 +13,7 @@ from saas.extensions import db
 from saas.jobs import lifecycle
 from saas.jobs.retry import PermanentError
 from saas.mail import send_email
-from saas.reports.builders import BUILDERS, HEADER
+from saas.reports.builders import BUILDERS, HEADER, csv_writer
 from saas.reports.models import REPORTS, Report, ReportStatus
 from saas.urls import absolute_url
 
@@ -114,9 +113,9 @@ def _build(started, progress: Progress) -> tuple[Path, dict]:
     partial = path.with_suffix(".partial")
     try:
         with partial.open("w", newline="") as file:
-            writer = csv.writer(file)
-            writer.writerow(HEADER)
-            summary = BUILDERS[started.kind](started.user_id, progress, writer.writerow)
+            write = csv_writer(file)
+            write(HEADER)
+            summary = BUILDERS[started.kind](started.user_id, progress, write)
         partial.replace(path)
     finally:
         partial.unlink(missing_ok=True)
@@ -149,5 +148,7 @@ def _succeed(report_id: int, started, progress: Progress, path: Path, summary: d
         report_id,
         ReportStatus.SUCCEEDED,
         values,
-        then=lambda: send_email(to=email_to, template="report_ready", report_url=report_url),
+        then=lambda: send_email(
+            to=email_to, user_id=started.user_id, template="report_ready", report_url=report_url
+        ),
     )

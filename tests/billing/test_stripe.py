@@ -217,6 +217,9 @@ def test_payment_failed_emails_once_shows_a_banner_and_paid_clears_it(
     app, auth, stripe_api, run_queued_tasks, mailbox
 ):
     subscribed(auth, stripe_api)
+    run_queued_tasks()  # the sign-up's verification email, and the card sync
+    mailbox.wait_for(1)
+    mailbox.clear()
     stripe_api.server.clear_all_handlers()
     stripe_api.on("GET", "/v1/invoices/in_0001", invoice("in_0001", "open"))
     stripe_api.on("GET", f"/v1/subscriptions/{SUBSCRIPTION}", subscription(status="past_due"))

@@ -7,8 +7,10 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import expect
 
+from saas.auth.models import User
 from saas.extensions import db
 from saas.mail.models import OutboundEmail
 from tests.support.procfile import ROOT
@@ -81,15 +83,20 @@ def test_a_customer_whose_card_expires_sees_the_banner_after_the_midnight_job(
     expect(banner.get_by_role("link", name="Update it")).to_have_attribute("href", "/billing")
 
 
-def test_a_report_progress_bar_advances_to_100_and_offers_the_download(
-    page, live_server, app, start_worker
-):
+def watch_a_report_to_100(page, live_server, app, start_worker) -> None:
+    """Ada, with enough history to watch the bar move, requests her export; the bar must
+    visibly advance, never go back, and reach 100 with the download offered."""
     sign_up(page, live_server)
     expect(page.get_by_role("button", name="Log out")).to_be_visible()
     with app.app_context():  # an account with enough history to watch the bar move
+        ada = db.session.execute(db.select(User).filter_by(email="ada@example.com")).scalar_one()
         db.session.add_all(
             OutboundEmail(
-                to_address="ada@example.com", template="password_changed", context={}, status="sent"
+                to_address=ada.email,
+                user_id=ada.id,
+                template="password_changed",
+                context={},
+                status="sent",
             )
             for _ in range(400)
         )
@@ -111,3 +118,27 @@ def test_a_report_progress_bar_advances_to_100_and_offers_the_download(
     with page.expect_download() as download:
         page.get_by_test_id("report-download").click()
     assert download.value.suggested_filename.endswith(".csv")
+
+
+def test_a_report_progress_bar_advances_to_100_and_offers_the_download(
+    page, live_server, app, start_worker
+):
+    watch_a_report_to_100(page, live_server, app, start_worker)
+
+
+@pytest.fixture
+def no_stream_slots(monkeypatch, app_env):
+    """Every progress stream refused (the per-user cap at 0), for the web process started next."""
+    monkeypatch.setenv("REPORT_STREAMS_PER_USER", "0")
+
+
+def test_past_the_stream_cap_the_progress_bar_polls_to_100(
+    no_stream_slots, page, live_server, app, start_worker
+):
+    requests = []
+    page.on("response", lambda r: requests.append((r.url.rsplit("/", 1)[-1], r.status)))
+    watch_a_report_to_100(page, live_server, app, start_worker)
+    streams = [status for name, status in requests if name == "events"]
+    polls = [status for name, status in requests if name == "progress"]
+    assert streams == [429]  # refused once, never hammered
+    assert len(polls) >= 2 and set(polls) == {200}

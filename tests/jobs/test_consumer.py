@@ -47,8 +47,8 @@ def test_sigterm_lets_the_running_task_finish(app, start_worker, tmp_path):
     assert "Executing" in log.read_text()
 
 
-def test_reset_email_delivered_by_the_real_worker(auth, mailbox, start_worker, client):
-    auth.signup()
+def test_reset_email_delivered_by_the_real_worker(auth, sign_up, mailbox, start_worker, client):
+    sign_up()
     auth.logout()
     start_worker()
     auth.post("/password/reset", {"email": "customer@example.com"}, token_from="/password/reset")

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from saas.auth.models import User
+from saas.contact.models import ContactMessage
 from saas.database import now_utc
 from saas.extensions import db
 from saas.jobs import lifecycle
@@ -18,24 +19,20 @@ from tests.support.waiting import wait_until
 READY_SUBJECT = "Your SaaS report is ready"
 
 
-def with_sent_emails(app, count: int) -> None:
-    """Give the customer's export `count` rows of mail history (one slow row each below)."""
+def with_contact_history(app, count: int) -> None:
+    """Give the customer's export `count` rows: messages they sent logged in (one slow row each
+    below). The export selects rows by user id only."""
     with app.app_context():
-        email = db.session.execute(db.select(User.email)).scalar_one()
-        now = now_utc()
+        user_id, email = db.session.execute(db.select(User.id, User.email)).one()
         db.session.execute(
-            db.insert(OutboundEmail),
+            db.insert(ContactMessage),
             [
                 {
-                    "to_address": email,
-                    "template": "monthly_digest",
-                    "context": {},
-                    "status": "sent",
-                    "attempts": 1,
-                    "next_attempt_at": now,
-                    "created_at": now,
-                    "updated_at": now,
-                    "sent_at": now,
+                    "name": "Ada",
+                    "email": email,
+                    "message": "An old question",
+                    "user_id": user_id,
+                    "created_at": now_utc(),
                 }
                 for _ in range(count)
             ],
@@ -77,7 +74,7 @@ def test_cancel_on_a_running_report_takes_effect_at_its_next_progress_write(
 ):
     auth.signup()
     auth.login()
-    with_sent_emails(app, 200)
+    with_contact_history(app, 200)
     start_worker(PROBE_REPORT_ROW_DELAY="0.05")
     public_id = request_report(auth)
     wait_until(lambda: progress(auth, public_id)["processed"] > 5)
@@ -96,7 +93,7 @@ def test_a_report_whose_worker_is_killed_is_built_once_after_the_sweep(
 ):
     auth.signup()
     auth.login()
-    with_sent_emails(app, 200)
+    with_contact_history(app, 200)
     worker = start_worker(PROBE_REPORT_ROW_DELAY="0.05", REPORT_LEASE="2")
     public_id = request_report(auth)
     wait_until(lambda: progress(auth, public_id)["processed"] > 10)
@@ -115,7 +112,7 @@ def test_a_report_whose_worker_is_killed_is_built_once_after_the_sweep(
     report = the_report(app, public_id)
     assert report.attempts == 2
     download = auth.client.get(f"/reports/{public_id}/download").get_data(as_text=True)
-    assert download.count("monthly_digest: sent") == 200
+    assert download.count("An old question") == 200
     wait_until(lambda: len(ready_emails(mailbox)) >= 1)
     with app.app_context():
         ready_rows = db.session.execute(

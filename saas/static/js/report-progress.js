@@ -22,12 +22,15 @@
     document.getElementById("report-retry").hidden = ["failed", "canceled"].indexOf(state.status) === -1;
     return finished.indexOf(state.status) !== -1;
   }
+  // One request at a time, every 2 s; an answer that is not progress (a 429, a 503) is skipped.
   function poll() {
-    var timer = setInterval(function () {
+    function again() { setTimeout(check, 2000); }
+    function check() {
       fetch(box.dataset.progressUrl, {credentials: "same-origin"})
-        .then(function (response) { return response.json(); })
-        .then(function (state) { if (show(state)) clearInterval(timer); });
-    }, 1000);
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (state) { if (!state || !show(state)) again(); }, again);
+    }
+    again();
   }
   if (!window.EventSource) return poll();
   var source = new EventSource(box.dataset.eventsUrl);
@@ -37,7 +40,13 @@
     if (show(JSON.parse(event.data))) source.close();
   };
   source.addEventListener("done", function () { source.close(); });
+  // CLOSED: the server refused the stream (429 past the per-user cap of open streams, or any
+  // error status), and EventSource never retries that: poll. CONNECTING: the stream ended (its
+  // lifetime) or dropped and the browser reconnects by itself; after 3 failures in a row, poll.
   source.onerror = function () {
-    if (++failures >= 3) { source.close(); poll(); }
+    if (source.readyState === EventSource.CLOSED || ++failures >= 3) {
+      source.close();
+      poll();
+    }
   };
 })();
