@@ -1,8 +1,9 @@
 """Ordinary pages while many report progress streams are open.
 
 Starts the Procfile's web command (WEB_CONCURRENCY, WEB_THREADS as set), logs one customer in,
-opens STREAMS Server-Sent-Event progress streams on a report that keeps running (each reconnects
-when the server ends it, as EventSource does), then measures GET / with wrk and prints p50/p99.
+asks for STREAMS Server-Sent-Event progress streams on a report that keeps running (each reconnects
+when the server ends it, as EventSource does; past REPORT_STREAMS_PER_USER the server refuses with
+429), then measures GET / with wrk and prints p50/p99.
 
     .venv/bin/python -m bench.progress_streams --streams 200
 """
@@ -24,7 +25,14 @@ from tests.support.smtp import free_port
 
 
 def open_streams(base: str, cookies, public_id: str, count: int, stop: threading.Event):
-    opened = []
+    """`count` watchers of one login; returns (opened, refused), growing lists of 1s. A refused
+    watcher polls instead, as the page does."""
+    opened, refused = [], []
+
+    def poll(session) -> None:
+        """What the page does once its stream is refused: GET /progress every 2 s."""
+        while not stop.wait(2):
+            session.get(f"{base}/reports/{public_id}/progress", timeout=60)
 
     def watch() -> None:
         with requests.Session() as session:
@@ -34,6 +42,10 @@ def open_streams(base: str, cookies, public_id: str, count: int, stop: threading
                     with session.get(
                         f"{base}/reports/{public_id}/events", stream=True, timeout=60
                     ) as response:
+                        if response.status_code != 200:  # 429 past the per-user cap
+                            refused.append(1)
+                            poll(session)
+                            return
                         opened.append(1)
                         for _ in response.iter_lines():
                             if stop.is_set():
@@ -44,7 +56,7 @@ def open_streams(base: str, cookies, public_id: str, count: int, stop: threading
     threads = [threading.Thread(target=watch, daemon=True) for _ in range(count)]
     for thread in threads:
         thread.start()
-    return opened
+    return opened, refused
 
 
 def main() -> None:
@@ -82,9 +94,9 @@ def main() -> None:
                     "csrf_token": token,
                 },
             )
-            opened = open_streams(base, session.cookies, public_id, args.streams, stop)
+            opened, refused = open_streams(base, session.cookies, public_id, args.streams, stop)
             deadline = time.monotonic() + 60
-            while len(opened) < args.streams and time.monotonic() < deadline:
+            while len(opened) + len(refused) < args.streams and time.monotonic() < deadline:
                 time.sleep(0.2)
             output = subprocess.run(
                 [
@@ -102,7 +114,8 @@ def main() -> None:
             ).stdout
             result = parse_wrk(output)
             print(
-                f"{len(opened)} of {args.streams} streams open; GET / "
+                f"{args.streams} watchers of one login: {len(opened)} streams opened, {len(refused)}"
+                f" refused (429, then polling); GET / "
                 f"{result.per_second:.0f} req/s, p50 {result.p50_ms:.1f} ms, "
                 f"p99 {result.p99_ms:.1f} ms, non-2xx {result.bad_responses}"
             )

@@ -19,9 +19,9 @@ from saas.reports.tasks import build_report
 from tests.support.services import SERVER_DATABASE_URL
 
 FILL_EMAILS = """
-INSERT INTO outbound_emails (to_address, template, context, status, attempts, next_attempt_at,
-                             created_at, updated_at, sent_at)
-SELECT 'user1@example.com', 'password_changed', '{}', 'sent', 1, now(), now(), now(), now()
+INSERT INTO outbound_emails (to_address, user_id, template, context, status, attempts,
+                             next_attempt_at, created_at, updated_at, sent_at)
+SELECT 'user1@example.com', 1, 'password_changed', '{}', 'sent', 1, now(), now(), now(), now()
 FROM generate_series(1, :rows)
 """
 

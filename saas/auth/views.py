@@ -114,7 +114,9 @@ def signup():
                 f"Welcome! Your account is ready. We sent a link to {user.email} to verify it.",
                 "success",
             )
-            return redirect(url_for("pages.index"), code=303)
+            response = redirect(url_for("pages.index"), code=303)
+            lockout.remember_device(response, user)
+            return response
     return render_template("auth/signup.html", form=form), _form_status(form)
 
 
