@@ -1,5 +1,6 @@
-"""The operations console for admins: queue, workers, schedule, run history, failures."""
+"""The operations console for admins: every page and action, each action in the audit log."""
 
-from saas.admin.views import bp
+from saas.admin import audit_log, schedule, views  # noqa: F401 - each registers its routes
+from saas.admin.console import bp
 
 __all__ = ["bp"]

@@ -108,6 +108,39 @@ def queued_values(kind: Kind) -> dict:
     }
 
 
+class Refused(ValueError):
+    """An operator's action that the row's current state does not allow; nothing changed."""
+
+
+def requeue_failed(kind: Kind, row_id: int, values: dict | None = None) -> bool:
+    """An operator's retry: a failed row starts its lifecycle again (attempts from 0) and its
+    task is queued after the caller's commit. False, and nothing changed, if it was not failed."""
+    requeued = db.session.execute(
+        db.update(kind.model)
+        .where(kind.id == row_id, kind.status == kind.failed)
+        .values({**queued_values(kind), **(values or {})})
+        .returning(kind.id)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if requeued is not None:
+        enqueue(kind, row_id)
+    return requeued is not None
+
+
+def discard(kind: Kind, row_id: int, status: str) -> bool:
+    """An operator gives up on a row that is waiting or failed: it takes `status` (final), and a
+    task already queued for it finds nothing to claim. False, and nothing changed, if the row is
+    being worked on or already finished."""
+    discarded = db.session.execute(
+        db.update(kind.model)
+        .where(kind.id == row_id, kind.status.in_([*kind.pending, kind.failed]))
+        .values({kind.status: status, kind.lease_expires_at: None})
+        .returning(kind.id)
+        .execution_options(synchronize_session=False)
+    ).first()
+    return discarded is not None
+
+
 def describe(error: BaseException) -> str:
     """The error as stored on a row: `Class: message`, bounded."""
     return f"{type(error).__name__}: {error}"[:ERROR_LIMIT]

@@ -54,6 +54,7 @@ class JobRun(db.Model):
     duration_ms: Mapped[int | None]
     lease_expires_at: Mapped[datetime | None]
     worker: Mapped[str | None] = mapped_column(String(200))
+    triggered_by: Mapped[int | None]  # the admin's user id, for a run started from the console
     result: Mapped[dict | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
     traceback: Mapped[str | None] = mapped_column(Text)
@@ -82,6 +83,19 @@ JOB_RUNS = Kind(
     policy=lambda: DEFAULT_JOB_RETRY,
     grace=lambda: current_app.config["SCHEDULER_ENQUEUE_GRACE"],
 )
+
+
+class JobControl(db.Model):
+    """An operator's switch on a job: paused jobs get no new slots on any scheduler replica."""
+
+    __tablename__ = "job_controls"
+
+    job: Mapped[str] = mapped_column(String(100), primary_key=True)
+    paused: Mapped[bool] = mapped_column(default=False)
+    paused_at: Mapped[datetime | None]
+    paused_by: Mapped[int | None]
+    resumed_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=now_utc, onupdate=now_utc)
 
 
 class Heartbeat(db.Model):

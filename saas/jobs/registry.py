@@ -40,6 +40,16 @@ class Job:
             if slot_utc > after:
                 yield slot_utc
 
+    def last_slots(self, now: datetime, timezone: str, count: int) -> list[datetime]:
+        """The job's `count` latest slots at or before `now`, oldest first, in UTC."""
+        zone = ZoneInfo(timezone)
+        runs = CronSim(self.cron, now.astimezone(zone), reverse=True)
+        return sorted(next(runs).astimezone(UTC) for _ in range(count))
+
+    def is_slot(self, moment: datetime, timezone: str) -> bool:
+        """Is `moment` (UTC) one of this job's cron slots?"""
+        return any(True for _ in self.slots(moment - timedelta(seconds=1), moment, timezone))
+
     def next_slots(self, now: datetime, timezone: str, count: int) -> list[datetime]:
         zone = ZoneInfo(timezone)
         runs = CronSim(self.cron, now.astimezone(zone))

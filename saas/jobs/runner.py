@@ -129,17 +129,24 @@ def _record_failure(context: RunContext, job: Job, error: Exception, duration: f
         log.warning("Job %s (run %s) failed after the sweep took it back", job.name, context.run_id)
 
 
-def create_manual_run(name: str) -> JobRun:
-    """An ad hoc run of `name`, recorded as such; it claims no slot."""
+def create_manual_run(name: str, by: int | None = None) -> JobRun:
+    """An ad hoc run of `name`, recorded as such (with the admin who asked, if one did); it
+    claims no slot."""
     get_job(name)
-    run = JobRun(job=name, trigger=Trigger.MANUAL, status=RunStatus.ENQUEUED, enqueued_at=now_utc())
+    run = JobRun(
+        job=name,
+        trigger=Trigger.MANUAL,
+        status=RunStatus.ENQUEUED,
+        enqueued_at=now_utc(),
+        triggered_by=by,
+    )
     db.session.add(run)
     return run
 
 
-def enqueue_manual_run(name: str) -> JobRun:
+def enqueue_manual_run(name: str, by: int | None = None) -> JobRun:
     """An ad hoc run for the worker, enqueued after the caller's commit."""
-    run = create_manual_run(name)
+    run = create_manual_run(name, by)
     enqueue_after_commit(run_job, IdOf(run))
     return run
 

@@ -18,8 +18,9 @@ from flask import current_app
 from saas.database import database_unavailable, now_utc
 from saas.extensions import db, insert_on_conflict
 from saas.jobs import clock, heartbeat, lifecycle
+from saas.jobs.control import controls
 from saas.jobs.enqueue import enqueue_after_commit
-from saas.jobs.models import JOB_RUNS, JobRun, RunStatus
+from saas.jobs.models import JOB_RUNS, JobControl, JobRun, RunStatus
 from saas.jobs.outage import Outage, reset_session
 from saas.jobs.registry import REGISTRY, Job
 from saas.jobs.runner import is_running, run_job
@@ -36,7 +37,16 @@ def misfire_grace() -> timedelta:
     return timedelta(seconds=max(60.0, 3 * current_app.config["SCHEDULER_TICK"]))
 
 
-def plan(job: Job, now: datetime) -> list[tuple[datetime, str, str | None]]:
+def missed_because(job: Job, slot: datetime, control: JobControl | None) -> str:
+    was_paused = control and control.paused_at and control.paused_at <= slot
+    if was_paused and (control.resumed_at is None or slot <= control.resumed_at):
+        return f"missed while the job was paused (catch_up={job.catch_up})"
+    return f"missed while no scheduler ran (catch_up={job.catch_up})"
+
+
+def plan(
+    job: Job, now: datetime, control: JobControl | None = None
+) -> list[tuple[datetime, str, str | None]]:
     """The slots to record for `job` at `now`: (slot, status, reason), oldest first."""
     newest = db.session.execute(
         db.select(db.func.max(JobRun.slot_at)).where(JobRun.job == job.name)
@@ -53,17 +63,21 @@ def plan(job: Job, now: datetime) -> list[tuple[datetime, str, str | None]]:
         chosen = due[-1:]
     else:  # skip: only a slot that is on time
         chosen = [slot for slot in due[-1:] if now - slot <= misfire_grace()]
-    missed = f"missed while no scheduler ran (catch_up={job.catch_up})"
     return [
-        (slot, RunStatus.ENQUEUED, None) if slot in chosen else (slot, RunStatus.SKIPPED, missed)
+        (slot, RunStatus.ENQUEUED, None)
+        if slot in chosen
+        else (slot, RunStatus.SKIPPED, missed_because(job, slot, control))
         for slot in due
     ]
 
 
-def claim(job: Job, now: datetime) -> list[int]:
+def claim(job: Job, now: datetime, control: JobControl | None = None) -> list[int]:
     """Record `job`'s due slots; returns the ids of the runs this replica won and must enqueue.
-    The caller commits, then the tasks go out (enqueue_after_commit)."""
-    planned = plan(job, now)
+    The caller commits, then the tasks go out (enqueue_after_commit). A paused job records
+    nothing: once resumed, the slots it missed follow its catch-up policy."""
+    if control is not None and control.paused:
+        return []
+    planned = plan(job, now, control)
     if not planned:
         return []
     if job.overlap == "skip" and is_running(job.name):
@@ -103,9 +117,10 @@ def tick(now: datetime | None = None) -> list[int]:
     outage, which the loop logs once), and a later tick catches the slots up."""
     now = now or clock.now()
     enqueued = []
+    switches = controls()
     for job in periodic_jobs():
         try:
-            enqueued += claim(job, now)
+            enqueued += claim(job, now, switches.get(job.name))
             db.session.commit()
         except Exception as error:
             reset_session()

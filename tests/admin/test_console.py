@@ -60,6 +60,6 @@ def test_the_jobs_page_lists_the_schedule_history_and_failures_and_runs_a_job_by
     run_queued_tasks()
     page = auth.client.get("/admin/jobs").get_data(as_text=True)
     assert "enqueued; a worker will run it" in page
-    row = page.split('data-job="mark_expiring_cards"')[1].split("</tr>")[0]
+    row = page.split('data-job="mark_expiring_cards"')[1].split("</section>")[0]
     assert "succeeded (manual)" in row
     assert auth.post("/admin/jobs/nope/run", token_from="/admin/jobs").status_code == 404

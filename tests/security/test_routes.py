@@ -56,6 +56,10 @@ ROUTES = {
     ("/admin/", "GET"): (LOGIN, 403, 200),
     ("/admin/jobs", "GET"): (LOGIN, 403, 200),
     ("/admin/jobs/<name>/run", "POST"): (LOGIN, 403, "303 /admin/jobs"),
+    ("/admin/jobs/<name>/pause", "POST"): (LOGIN, 403, "303 /admin/jobs"),
+    ("/admin/jobs/<name>/resume", "POST"): (LOGIN, 403, "303 /admin/jobs"),
+    ("/admin/jobs/<name>/slots/<slot>/run", "POST"): (LOGIN, 403, "303 /admin/jobs"),
+    ("/admin/audit", "GET"): (LOGIN, 403, 200),
 }
 
 TOKEN_ARGUMENT = {

@@ -9,6 +9,8 @@ from flask.testing import FlaskClient
 from saas.auth.models import User
 from saas.auth.tokens import email_change_token, password_reset_token, verification_token
 from saas.extensions import db
+from saas.jobs import clock
+from saas.jobs.registry import REGISTRY
 from saas.reports.models import ACCOUNT_EXPORT, Report, ReportStatus
 from saas.reports.tasks import report_dir
 from tests.support.accounts import make_user
@@ -73,6 +75,13 @@ def verify_token(app, user_id: int) -> str:
         return verification_token(db.session.get(User, user_id))
 
 
+def past_slot(app, job: str) -> str:
+    """The job's latest slot, in ISO 8601, as the console's slot URLs carry it."""
+    with app.app_context():
+        timezone = app.config["SCHEDULER_TIMEZONE"]
+        return REGISTRY[job].last_slots(clock.now(), timezone, 1)[0].isoformat()
+
+
 def make_people(app) -> dict:
     """Users, a report and tokens; the URL arguments of every rule come from here."""
     customer = make_user(app, "customer@example.com")
@@ -84,6 +93,7 @@ def make_people(app) -> dict:
         "customer_id": customer,
         "public_id": finished_export(app, customer),
         "name": "mark_expiring_cards",
+        "slot": past_slot(app, "mark_expiring_cards"),
         "reset_token": reset_token(app, customer),
         "email_token": email_token(app, mover, "moved@example.com"),
         "verify_token": verify_token(app, newcomer),

@@ -1,0 +1,143 @@
+"""/admin/jobs: the schedule (each job's next slots, its last slots with missed and skipped ones
+marked and why), pause and resume, an extra run now, and a run of one missed or skipped slot."""
+
+from datetime import UTC, datetime
+
+from flask import current_app, render_template, url_for
+from flask_login import current_user
+
+from saas.admin.audit import UnknownTarget, act
+from saas.admin.console import admin_required, bp
+from saas.extensions import db
+from saas.jobs import clock, control
+from saas.jobs.lifecycle import Refused
+from saas.jobs.models import JobRun, RunStatus
+from saas.jobs.registry import REGISTRY, Job
+from saas.jobs.runner import enqueue_manual_run
+from saas.jobs.scheduler import misfire_grace
+
+STRIP_LENGTH = 12  # last slots shown per job
+MISSED = "missed"  # a past slot no scheduler recorded: it never ran, and nothing says why
+
+
+def slot_strip(job: Job, now: datetime, timezone: str) -> list[dict]:
+    """The job's last slots, oldest first: each with its run (if one was recorded) and a state:
+    the run's status, `missed` for a slot no replica recorded, or `due` while it may still be."""
+    slots = job.last_slots(now, timezone, STRIP_LENGTH)
+    runs = {
+        run.slot_at: run
+        for run in db.session.execute(
+            db.select(JobRun).where(JobRun.job == job.name, JobRun.slot_at.in_(slots))
+        ).scalars()
+    }
+    strip = []
+    for slot in slots:
+        run = runs.get(slot)
+        state = run.status if run else (MISSED if now - slot > misfire_grace() else "due")
+        strip.append({"slot": slot, "run": run, "state": state})
+    return strip
+
+
+def runnable(entry: dict) -> bool:
+    """A slot an admin may run: skipped, or missed altogether."""
+    return entry["state"] in (RunStatus.SKIPPED, MISSED)
+
+
+@bp.get("/jobs")
+@admin_required
+def jobs():
+    timezone = current_app.config["SCHEDULER_TIMEZONE"]
+    now = clock.now()
+    switches = control.controls()
+    last_runs = {
+        run.job: run
+        for run in db.session.execute(
+            db.select(JobRun).where(
+                JobRun.id.in_(db.select(db.func.max(JobRun.id)).group_by(JobRun.job))
+            )
+        ).scalars()
+    }
+    catalog = [
+        {
+            "job": job,
+            "control": switches.get(job.name),
+            "last": last_runs.get(job.name),
+            "next": job.next_slots(now, timezone, 3) if job.cron else [],
+            "strip": slot_strip(job, now, timezone) if job.cron else [],
+        }
+        for job in sorted(REGISTRY.values(), key=lambda job: job.name)
+    ]
+    recent = db.session.execute(db.select(JobRun).order_by(JobRun.id.desc()).limit(20)).scalars()
+    failures = db.session.execute(
+        db.select(JobRun)
+        .where(JobRun.status == RunStatus.FAILED)
+        .order_by(JobRun.id.desc())
+        .limit(10)
+    ).scalars()
+    return render_template(
+        "admin/jobs.html",
+        catalog=catalog,
+        timezone=timezone,
+        recent=list(recent),
+        failures=list(failures),
+        runnable=runnable,
+    )
+
+
+def _known_job(name: str, periodic: bool = False) -> None:
+    job = REGISTRY.get(name)
+    if job is None or (periodic and not job.cron):
+        raise UnknownTarget(f"No {'scheduled ' if periodic else ''}job is called {name!r}.")
+
+
+@bp.post("/jobs/<name>/run")
+@admin_required
+def run_job(name: str):
+    def do() -> str:
+        _known_job(name)
+        run = enqueue_manual_run(name, by=current_user.id)
+        db.session.flush()
+        return f"Run #{run.id} of {name} enqueued; a worker will run it."
+
+    return act("job.run", ("job", name), do, then=url_for("admin.jobs"))
+
+
+@bp.post("/jobs/<name>/pause")
+@admin_required
+def pause_job(name: str):
+    def do() -> str:
+        _known_job(name, periodic=True)
+        return control.pause(name, by=current_user.id)
+
+    return act("job.pause", ("job", name), do, then=url_for("admin.jobs"))
+
+
+@bp.post("/jobs/<name>/resume")
+@admin_required
+def resume_job(name: str):
+    def do() -> str:
+        _known_job(name, periodic=True)
+        return control.resume(name, by=current_user.id)
+
+    return act("job.resume", ("job", name), do, then=url_for("admin.jobs"))
+
+
+def parse_slot(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as error:
+        raise Refused(f"{text[:40]!r} is not an ISO 8601 time.") from error
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+@bp.post("/jobs/<name>/slots/<slot>/run")
+@admin_required
+def run_slot(name: str, slot: str):
+    def do() -> str:
+        _known_job(name, periodic=True)
+        run = control.run_slot(name, parse_slot(slot), by=current_user.id)
+        return f"Slot {run.slot_at:%Y-%m-%d %H:%M} of {name} claimed as run #{run.id}."
+
+    return act(
+        "job.run_slot", ("job", name), do, then=url_for("admin.jobs"), arguments={"slot": slot}
+    )
