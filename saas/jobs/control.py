@@ -41,7 +41,7 @@ def pause(name: str, *, by: int | None) -> str:
     control = db.session.get(JobControl, name) or JobControl(job=name)
     if control.paused:
         return f"{name} was already paused; nothing changed."
-    control.paused, control.paused_at, control.paused_by = True, now_utc(), by
+    control.paused, control.paused_at, control.paused_by = True, clock.now(), by
     db.session.add(control)
     return f"{name} is paused: no scheduler replica starts its slots until it is resumed."
 
@@ -51,7 +51,7 @@ def resume(name: str, *, by: int | None) -> str:
     control = db.session.get(JobControl, name)
     if control is None or not control.paused:
         return f"{name} was not paused; nothing changed."
-    control.paused, control.resumed_at = False, now_utc()
+    control.paused, control.resumed_at = False, clock.now()
     return f"{name} is resumed; the slots it missed follow its catch-up policy ({catch_up(name)})."
 
 

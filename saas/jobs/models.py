@@ -21,10 +21,11 @@ class RunStatus(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     SKIPPED = "skipped"
+    DISCARDED = "discarded"  # an operator gave up on it (failed, or revoked while queued)
 
 
 STARTABLE = (RunStatus.ENQUEUED, RunStatus.RETRYING)
-FINISHED = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.SKIPPED)
+FINISHED = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.SKIPPED, RunStatus.DISCARDED)
 
 
 class Trigger(StrEnum):

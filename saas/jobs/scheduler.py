@@ -20,7 +20,7 @@ from saas.extensions import db, insert_on_conflict
 from saas.jobs import clock, heartbeat, lifecycle
 from saas.jobs.control import controls
 from saas.jobs.enqueue import enqueue_after_commit
-from saas.jobs.models import JOB_RUNS, JobControl, JobRun, RunStatus
+from saas.jobs.models import JOB_RUNS, JobControl, JobRun, RunStatus, Trigger
 from saas.jobs.outage import Outage, reset_session
 from saas.jobs.registry import REGISTRY, Job
 from saas.jobs.runner import is_running, run_job
@@ -48,8 +48,13 @@ def plan(
     job: Job, now: datetime, control: JobControl | None = None
 ) -> list[tuple[datetime, str, str | None]]:
     """The slots to record for `job` at `now`: (slot, status, reason), oldest first."""
+    # The newest slot the scheduler itself recorded: a slot an admin ran by hand (Run slot X)
+    # must not make the missed slots before it look done. Those it claimed are not doubled: the
+    # inserts below do nothing on (job, slot_at) conflicts.
     newest = db.session.execute(
-        db.select(db.func.max(JobRun.slot_at)).where(JobRun.job == job.name)
+        db.select(db.func.max(JobRun.slot_at)).where(
+            JobRun.job == job.name, JobRun.trigger == Trigger.SCHEDULED
+        )
     ).scalar_one()
     # A job never scheduled before starts now: no backfill of a history it never had.
     floor = now - (job.catch_up_window if newest else misfire_grace())
