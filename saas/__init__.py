@@ -16,6 +16,7 @@ from saas.jobs.cli import jobs_cli, scheduler_command
 from saas.mail.cli import mail_cli
 from saas.security import register_security_headers
 from saas.seed import seed_command
+from saas.urls import DatabaseIdConverter
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -62,6 +63,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    app.url_map.converters["int"] = DatabaseIdConverter  # before any rule is added
     for blueprint in (pages.bp, *BLUEPRINTS, health.bp):
         app.register_blueprint(blueprint)
 

@@ -1,4 +1,5 @@
-"""Operations console: the audit log (append-only), job pause state, who triggered a run
+"""Operations console: the audit log (append-only), job pause state, who triggered a run, a
+run's arguments and the account it was about
 
 Revision ID: 0008
 Revises: 0007
@@ -72,10 +73,18 @@ def upgrade():
     )
     with op.batch_alter_table('job_runs', schema=None) as batch_op:
         batch_op.add_column(sa.Column('triggered_by', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('arguments', sa.JSON(), nullable=True))
+        batch_op.add_column(sa.Column('user_id', sa.Integer(), nullable=True))
+        batch_op.create_index('ix_job_runs_user_id', ['user_id'], unique=False)
+        batch_op.create_foreign_key('fk_job_runs_user_id_users', 'users', ['user_id'], ['id'], ondelete='SET NULL')
 
 
 def downgrade():
     with op.batch_alter_table('job_runs', schema=None) as batch_op:
+        batch_op.drop_constraint('fk_job_runs_user_id_users', type_='foreignkey')
+        batch_op.drop_index('ix_job_runs_user_id')
+        batch_op.drop_column('user_id')
+        batch_op.drop_column('arguments')
         batch_op.drop_column('triggered_by')
     op.drop_table('job_controls')
     if op.get_bind().dialect.name == 'postgresql':

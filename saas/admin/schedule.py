@@ -3,11 +3,12 @@ marked and why), pause and resume, an extra run now, and a run of one missed or 
 
 from datetime import UTC, datetime
 
-from flask import current_app, render_template, url_for
+from flask import current_app, render_template, request, url_for
 from flask_login import current_user
 
 from saas.admin.audit import UnknownTarget, act
 from saas.admin.console import admin_required, bp
+from saas.auth.models import User
 from saas.extensions import db
 from saas.jobs import clock, control
 from saas.jobs.lifecycle import Refused
@@ -90,16 +91,43 @@ def _known_job(name: str, periodic: bool = False) -> None:
         raise UnknownTarget(f"No {'scheduled ' if periodic else ''}job is called {name!r}.")
 
 
+def submitted_arguments() -> dict:
+    return {k: v for k, v in request.form.items() if k not in ("csrf_token", "confirm", "next")}
+
+
+def start_task(name: str, arguments: dict) -> str:
+    """Queue a run of `name` with the form's arguments, validated; a task that takes arguments
+    (it acts on one account) needs the form's confirmation too."""
+    _known_job(name)
+    job = REGISTRY[name]
+    if job.arguments and request.form.get("confirm") != "yes":
+        raise Refused(f"Confirm to run {name}: tick the box on its form.")
+    try:
+        parsed = job.parse_arguments(arguments)
+    except ValueError as invalid:
+        raise Refused(str(invalid)) from invalid
+    if "user_id" in parsed and db.session.get(User, parsed["user_id"]) is None:
+        raise Refused(f"No account has the id {parsed['user_id']}.")
+    run = enqueue_manual_run(name, by=current_user.id, arguments=parsed)
+    db.session.flush()
+    return f"Run #{run.id} of {name} enqueued; a worker will run it."
+
+
 @bp.post("/jobs/<name>/run")
 @admin_required
 def run_job(name: str):
-    def do() -> str:
-        _known_job(name)
-        run = enqueue_manual_run(name, by=current_user.id)
-        db.session.flush()
-        return f"Run #{run.id} of {name} enqueued; a worker will run it."
-
-    return act("job.run", ("job", name), do, then=url_for("admin.jobs"))
+    arguments = submitted_arguments()
+    then = request.form.get("next", "")
+    then = then if then.startswith("/admin/") else url_for("admin.jobs")
+    user_id = arguments.get("user_id", "")
+    target = ("user", user_id) if user_id.isdigit() else ("job", name)
+    return act(
+        "job.run",
+        target,
+        lambda: start_task(name, arguments),
+        then=then,
+        arguments=arguments,
+    )
 
 
 @bp.post("/jobs/<name>/pause")

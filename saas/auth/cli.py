@@ -28,12 +28,12 @@ def _set_enabled(email: str, enabled: bool) -> None:
     user = services.find_user(email)
     if user is None:
         raise click.ClickException(f"No account has the email {email}.")
-    if enabled:
-        user.active = True
-    else:
-        user.disable()
+    try:
+        message = services.set_enabled(user, enabled)
+    except AccountError as error:
+        raise click.ClickException(str(error)) from error
     db.session.commit()
-    click.echo(f"{user.email} is {'enabled' if enabled else 'disabled; its sessions have ended'}.")
+    click.echo(message)
 
 
 @users_cli.command("disable")

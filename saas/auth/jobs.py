@@ -12,8 +12,9 @@ from saas.auth.models import MEMBER, User
 from saas.billing.models import Card
 from saas.database import now_utc
 from saas.extensions import db
-from saas.jobs.registry import RunContext, periodic
-from saas.mail import send_bulk
+from saas.jobs.registry import RunContext, periodic, task
+from saas.jobs.retry import PermanentError
+from saas.mail import send_bulk, send_email
 from saas.urls import absolute_url
 
 
@@ -160,3 +161,19 @@ def monthly_digest(run: RunContext) -> dict:
         db.session.commit()
         sent += len(batch)
     return {"sent": sent, "sent_at": now_utc().isoformat()}
+
+
+@task(arguments={"user_id": int})
+def send_inactivity_reminder(run: RunContext) -> dict:
+    """Email one account the inactivity reminder now, whenever it was last seen."""
+    user = db.session.get(User, run.arguments["user_id"])
+    if user is None:
+        raise PermanentError(f"No account has the id {run.arguments['user_id']}.")
+    send_email(
+        to=user.email,
+        user_id=user.id,
+        template="inactive_reminder",
+        login_url=absolute_url("auth.login"),
+    )
+    db.session.commit()
+    return {"emailed": user.email}

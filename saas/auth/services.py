@@ -7,7 +7,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from saas.auth.models import ADMIN, User
+from saas.auth.models import ADMIN, MEMBER, User
 from saas.auth.tokens import (
     email_change_for_token,
     email_change_token,
@@ -199,3 +199,34 @@ def touch_last_seen(user: User) -> bool:
         return False
     user.last_seen_at = now
     return True
+
+
+def _other_active_admins(user: User) -> int:
+    return db.session.scalar(
+        db.select(db.func.count())
+        .select_from(User)
+        .where(User.role == ADMIN, User.active.is_(True), User.id != user.id)
+    )
+
+
+def set_enabled(user: User, enabled: bool) -> str:
+    """Disable (every session ends) or enable an account; never the last active admin."""
+    if enabled == user.active:
+        return f"{user.email} is already {'enabled' if enabled else 'disabled'}; nothing changed."
+    if not enabled and user.is_admin and _other_active_admins(user) == 0:
+        raise AccountError(f"{user.email} is the last active admin: it cannot be disabled.")
+    if enabled:
+        user.active = True
+        return f"{user.email} is enabled; its old sessions stay ended."
+    user.disable()
+    return f"{user.email} is disabled; every session of it has ended."
+
+
+def set_admin(user: User, admin: bool) -> str:
+    """Grant or revoke the admin role; the last active admin keeps it."""
+    if admin == user.is_admin:
+        return f"{user.email} {'is' if admin else 'is not'} an admin already; nothing changed."
+    if not admin and _other_active_admins(user) == 0:
+        raise AccountError(f"{user.email} is the last active admin: the role stays.")
+    user.role = ADMIN if admin else MEMBER
+    return f"{user.email} {'is now an admin' if admin else 'is no longer an admin'}."

@@ -1,13 +1,15 @@
-"""Scheduled billing jobs."""
+"""Billing jobs: the nightly expiring-card pass, and per-customer tasks an admin runs by hand."""
 
 from flask import current_app
 
 from saas.auth.models import User
 from saas.billing.cards import refresh_expiring_flags
 from saas.billing.models import Card
+from saas.billing.services import request_card_sync
 from saas.extensions import db
-from saas.jobs.registry import RunContext, periodic
-from saas.mail import send_bulk
+from saas.jobs.registry import RunContext, periodic, task
+from saas.jobs.retry import PermanentError
+from saas.mail import send_bulk, send_email
 from saas.urls import absolute_url
 
 
@@ -65,3 +67,41 @@ def mark_expiring_cards(run: RunContext) -> dict:
         emailed += len(batch)
         after_id = batch[-1].id
     return {"flags_changed": changed, "emails": emailed}
+
+
+def _user(run: RunContext) -> User:
+    user = db.session.get(User, run.arguments["user_id"])
+    if user is None:
+        raise PermanentError(f"No account has the id {run.arguments['user_id']}.")
+    return user
+
+
+@task(arguments={"user_id": int})
+def resync_card(run: RunContext) -> dict:
+    """Fetch one customer's card from Stripe again (a card sync, with its own retries)."""
+    user = _user(run)
+    if user.billing is None:
+        raise PermanentError(f"{user.email} has no Stripe customer: nothing to sync.")
+    request_card_sync(user)
+    db.session.commit()
+    return {"card_sync": "queued", "user": user.email}
+
+
+@task(arguments={"user_id": int})
+def send_card_expiring_email(run: RunContext) -> dict:
+    """Email one customer about their expiring card now, whatever was sent before."""
+    user = _user(run)
+    card = db.session.execute(db.select(Card).where(Card.user_id == user.id)).scalar_one_or_none()
+    if card is None:
+        raise PermanentError(f"{user.email} has no card on file.")
+    send_email(
+        to=user.email,
+        user_id=user.id,
+        template="card_expiring",
+        brand=card.brand,
+        last4=card.last4,
+        expires=f"{card.exp_month:02d}/{card.exp_year}",
+        billing_url=absolute_url("billing.billing"),
+    )
+    db.session.commit()
+    return {"emailed": user.email}

@@ -52,8 +52,9 @@ def message_to_us(contact: ContactMessage) -> dict:
 
 def acknowledgement(contact: ContactMessage) -> dict:
     """A fixed text: anyone may type any address in the form, so nothing the visitor wrote (name,
-    message) goes into it, or it would carry their words from our address to anyone."""
-    return {"to": contact.email, "template": "contact_acknowledgement"}
+    message) goes into it, or it would carry their words from our address to anyone. The
+    message's id, which the template does not show, links it to the message in the console."""
+    return {"to": contact.email, "template": "contact_acknowledgement", "contact_id": contact.id}
 
 
 def notifications(contact: ContactMessage) -> list[dict]:

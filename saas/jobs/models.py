@@ -5,7 +5,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from flask import current_app
-from sqlalchemy import JSON, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from saas.database import now_utc
@@ -56,6 +56,11 @@ class JobRun(db.Model):
     lease_expires_at: Mapped[datetime | None]
     worker: Mapped[str | None] = mapped_column(String(200))
     triggered_by: Mapped[int | None]  # the admin's user id, for a run started from the console
+    arguments: Mapped[dict | None] = mapped_column(JSON)  # a task's validated arguments
+    # The account a per-user task was about: its page lists the runs that touched it.
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
     result: Mapped[dict | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
     traceback: Mapped[str | None] = mapped_column(Text)

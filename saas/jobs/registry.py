@@ -5,7 +5,7 @@ SCHEDULER_TIMEZONE. DST follows cronsim (as Debian's cron does): a local time th
 runs once at the jump, a local time that repeats runs once."""
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -29,6 +29,27 @@ class Job:
     catch_up_window: timedelta = timedelta(hours=24)
     retry: RetryPolicy = DEFAULT_JOB_RETRY
     lease: float | None = None  # seconds a run may go without renewing; None: JOB_LEASE
+    # A task run by hand takes these arguments (name -> type), validated before it is queued.
+    arguments: tuple[tuple[str, type], ...] = ()
+    description: str = ""
+
+    def parse_arguments(self, raw: dict) -> dict:
+        """The declared arguments from `raw` (form text), converted; ValueError says what is
+        wrong. Undeclared keys are refused: a form cannot smuggle one in."""
+        declared = dict(self.arguments)
+        extra = set(raw) - set(declared)
+        if extra:
+            raise ValueError(f"{self.name} takes no argument {sorted(extra)[0]!r}.")
+        parsed = {}
+        for name, kind in declared.items():
+            text = str(raw.get(name, "")).strip()
+            try:
+                parsed[name] = kind(text)
+            except ValueError:
+                raise ValueError(f"{name} must be {kind.__name__}, not {text[:40]!r}.") from None
+            if kind is int and not 0 <= parsed[name] < 2**31:  # an id column's range
+                raise ValueError(f"{name} is out of range.")
+        return parsed
 
     def slots(self, after: datetime, until: datetime, timezone: str) -> Iterator[datetime]:
         """The job's slots in (after, until], in UTC."""
@@ -97,6 +118,26 @@ def periodic(
     return register
 
 
+def task(*, name: str | None = None, arguments: dict[str, type] | None = None, overlap="allow"):
+    """Declare a job that runs only by hand (the console's task form, `flask jobs run`), with
+    typed arguments; its function takes a RunContext whose `arguments` holds them."""
+
+    def register(func: Callable) -> Callable:
+        job = Job(
+            name=name or func.__name__,
+            func=func,
+            overlap=overlap,
+            arguments=tuple((arguments or {}).items()),
+            description=(func.__doc__ or "").strip().split("\n")[0],
+        )
+        if job.name in REGISTRY and REGISTRY[job.name].func is not func:
+            raise ValueError(f"two jobs named {job.name!r}")
+        REGISTRY[job.name] = job
+        return func
+
+    return register
+
+
 @dataclass(frozen=True)
 class RunContext:
     """What a job function is told about the run it is in."""
@@ -106,6 +147,7 @@ class RunContext:
     slot_at: datetime | None  # None for a manual run
     attempt: int
     trigger: str
+    arguments: dict = field(default_factory=dict)
 
     @property
     def as_of(self) -> datetime:

@@ -69,7 +69,7 @@ def _start(run_id: int) -> tuple[RunContext | None, Job | None]:
         JOB_RUNS,
         run_id,
         lease=lease_of(job),
-        returning=(JobRun.slot_at, JobRun.trigger),
+        returning=(JobRun.slot_at, JobRun.trigger, JobRun.arguments),
         values={
             JobRun.started_at: now,
             JobRun.finished_at: None,
@@ -80,7 +80,12 @@ def _start(run_id: int) -> tuple[RunContext | None, Job | None]:
     if row is None:
         return None, None
     context = RunContext(
-        run_id=run_id, job=name, slot_at=row.slot_at, attempt=row.attempts, trigger=row.trigger
+        run_id=run_id,
+        job=name,
+        slot_at=row.slot_at,
+        attempt=row.attempts,
+        trigger=row.trigger,
+        arguments=row.arguments or {},
     )
     return context, job
 
@@ -129,24 +134,26 @@ def _record_failure(context: RunContext, job: Job, error: Exception, duration: f
         log.warning("Job %s (run %s) failed after the sweep took it back", job.name, context.run_id)
 
 
-def create_manual_run(name: str, by: int | None = None) -> JobRun:
-    """An ad hoc run of `name`, recorded as such (with the admin who asked, if one did); it
-    claims no slot."""
-    get_job(name)
+def create_manual_run(name: str, by: int | None = None, arguments: dict | None = None) -> JobRun:
+    """An ad hoc run of `name`, recorded as such (with the admin who asked, if one did, and the
+    task's arguments, validated: ValueError says what is wrong); it claims no slot."""
+    parsed = get_job(name).parse_arguments(arguments or {})
     run = JobRun(
         job=name,
         trigger=Trigger.MANUAL,
         status=RunStatus.ENQUEUED,
         enqueued_at=now_utc(),
         triggered_by=by,
+        arguments=parsed or None,
+        user_id=parsed.get("user_id"),
     )
     db.session.add(run)
     return run
 
 
-def enqueue_manual_run(name: str, by: int | None = None) -> JobRun:
+def enqueue_manual_run(name: str, by: int | None = None, arguments: dict | None = None) -> JobRun:
     """An ad hoc run for the worker, enqueued after the caller's commit."""
-    run = create_manual_run(name, by)
+    run = create_manual_run(name, by, arguments)
     enqueue_after_commit(run_job, IdOf(run))
     return run
 

@@ -19,6 +19,7 @@ class EmailStatus(StrEnum):
     RETRYING = "retrying"
     SENT = "sent"
     FAILED = "failed"
+    DISCARDED = "discarded"  # an operator gave up on it: final, the delivery task claims it never
 
 
 PENDING = (EmailStatus.QUEUED, EmailStatus.RETRYING)

@@ -81,13 +81,17 @@ def failed_emails(*, limit: int = 100) -> list[OutboundEmail]:
 
 
 def retry_failed(*, email_ids: list[int] | None = None) -> list[int]:
-    """Queue failed rows again (all of them when `email_ids` is None); returns their ids."""
-    query = db.select(OutboundEmail).where(OutboundEmail.status == EmailStatus.FAILED)
+    """Queue failed rows again (all of them when `email_ids` is None), each through the
+    lifecycle's operator retry; returns their ids. The CLI and the console both call this."""
+    query = db.select(OutboundEmail.id).where(OutboundEmail.status == EmailStatus.FAILED)
     if email_ids is not None:
         query = query.where(OutboundEmail.id.in_(email_ids))
-    emails = db.session.execute(query).scalars().all()
-    for email in emails:
-        email.status, email.attempts = EmailStatus.QUEUED, 0
-        email.next_attempt_at = email.enqueued_at = now_utc()
-        enqueue_after_commit(deliver_outbound_email, email.id)
-    return [email.id for email in emails]
+    due = EMAILS.on_requeue(now_utc())
+    ids = db.session.execute(query.order_by(OutboundEmail.id)).scalars().all()
+    return [email_id for email_id in ids if lifecycle.requeue_failed(EMAILS, email_id, due)]
+
+
+def discard(email_id: int) -> bool:
+    """Give up on a failed or waiting email: its queued task then sends nothing. False, and
+    nothing changed, when it is being sent or already finished."""
+    return lifecycle.discard(EMAILS, email_id, EmailStatus.DISCARDED)

@@ -300,10 +300,15 @@ def _connect(config) -> smtplib.SMTP:
     return smtp
 
 
+def eml_path(folder: Path, message_id: str) -> Path:
+    """Where the embedded default writes (and the console reads) the message with this id."""
+    stem = message_id.strip("<>").replace("@", "_").replace("/", "_")
+    return folder / f"{stem}.eml"
+
+
 def _write_eml(message: Message, folder: Path) -> str:
     folder.mkdir(parents=True, exist_ok=True)
-    stem = message["Message-ID"].strip("<>").replace("@", "_").replace("/", "_")
-    path = folder / f"{stem}.eml"
+    path = eml_path(folder, message["Message-ID"])
     path.write_bytes(_flatten(message, linesep="\n"))
     log.info("Email to %s written to %s", _header_text(message, "To"), path)
     return str(path)

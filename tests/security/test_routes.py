@@ -60,6 +60,32 @@ ROUTES = {
     ("/admin/jobs/<name>/resume", "POST"): (LOGIN, 403, "303 /admin/jobs"),
     ("/admin/jobs/<name>/slots/<slot>/run", "POST"): (LOGIN, 403, "303 /admin/jobs"),
     ("/admin/audit", "GET"): (LOGIN, 403, 200),
+    ("/admin/users", "GET"): (LOGIN, 403, 200),
+    ("/admin/users/<int:user_id>", "GET"): (LOGIN, 403, 200),
+    ("/admin/users/<int:user_id>/disable", "POST"): (LOGIN, 403, "303 /admin/users/"),
+    ("/admin/users/<int:user_id>/enable", "POST"): (LOGIN, 403, "303 /admin/users/"),
+    ("/admin/users/<int:user_id>/grant-admin", "POST"): (LOGIN, 403, "303 /admin/users/"),
+    ("/admin/users/<int:user_id>/revoke-admin", "POST"): (LOGIN, 403, "303 /admin/users/"),
+    # The customer's export has finished: refused (and audited), back to its owner's page.
+    ("/admin/reports/<public_id>/cancel", "POST"): (LOGIN, 403, "303 /admin/users/"),
+    ("/admin/emails", "GET"): (LOGIN, 403, 200),
+    ("/admin/emails/<int:email_id>", "GET"): (LOGIN, 403, 200),
+    ("/admin/emails/<int:email_id>/retry", "POST"): (LOGIN, 403, "303 /admin/emails/"),
+    ("/admin/emails/<int:email_id>/discard", "POST"): (LOGIN, 403, "303 /admin/emails/"),
+    ("/admin/emails/retry-failed", "POST"): (LOGIN, 403, "303 /admin/emails"),  # unconfirmed
+    ("/admin/contact", "GET"): (LOGIN, 403, 200),
+    ("/admin/stripe-events", "GET"): (LOGIN, 403, 200),
+    ("/admin/stripe-events/<int:event_id>", "GET"): (LOGIN, 403, 200),
+    ("/admin/stripe-events/<int:event_id>/reprocess", "POST"): (
+        LOGIN,
+        403,
+        "303 /admin/stripe-events/",
+    ),
+    ("/admin/runs", "GET"): (LOGIN, 403, 200),
+    ("/admin/runs/<int:run_id>", "GET"): (LOGIN, 403, 200),
+    ("/admin/runs/<int:run_id>/retry", "POST"): (LOGIN, 403, "303 /admin/runs/"),
+    ("/admin/runs/<int:run_id>/discard", "POST"): (LOGIN, 403, "303 /admin/runs/"),
+    ("/admin/jobs/<name>/retry-failed", "POST"): (LOGIN, 403, "303 /admin/runs"),  # unconfirmed
 }
 
 TOKEN_ARGUMENT = {

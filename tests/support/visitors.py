@@ -8,9 +8,13 @@ from flask.testing import FlaskClient
 
 from saas.auth.models import User
 from saas.auth.tokens import email_change_token, password_reset_token, verification_token
+from saas.billing.models import StripeEvent, StripeEventStatus
 from saas.extensions import db
 from saas.jobs import clock
+from saas.jobs.models import JobRun, RunStatus
 from saas.jobs.registry import REGISTRY
+from saas.mail import send_email
+from saas.mail.models import EmailStatus
 from saas.reports.models import ACCOUNT_EXPORT, Report, ReportStatus
 from saas.reports.tasks import report_dir
 from tests.support.accounts import make_user
@@ -82,18 +86,52 @@ def past_slot(app, job: str) -> str:
         return REGISTRY[job].last_slots(clock.now(), timezone, 1)[0].isoformat()
 
 
+def failed_run(app) -> int:
+    with app.app_context():
+        run = JobRun(job="mark_expiring_cards", status=RunStatus.FAILED, error="RuntimeError: x")
+        db.session.add(run)
+        db.session.commit()
+        return run.id
+
+
+def failed_email(app) -> int:
+    with app.app_context():
+        email = send_email(to="someone@example.com", template="password_changed")
+        email.status, email.last_error = EmailStatus.FAILED, "PermanentError: SMTP 550"
+        db.session.commit()
+        return email.id
+
+
+def failed_stripe_event(app) -> int:
+    with app.app_context():
+        event = StripeEvent(
+            stripe_event_id="evt_failed",
+            type="invoice.paid",
+            stripe_created_at=clock.now(),
+            payload={"id": "evt_failed"},
+            status=StripeEventStatus.FAILED,
+        )
+        db.session.add(event)
+        db.session.commit()
+        return event.id
+
+
 def make_people(app) -> dict:
     """Users, a report and tokens; the URL arguments of every rule come from here."""
     customer = make_user(app, "customer@example.com")
     make_user(app, "admin@example.com", role="admin")
-    make_user(app, "other@example.com")
+    other = make_user(app, "other@example.com")
     mover = make_user(app, "mover@example.com")
     newcomer = make_user(app, "newcomer@example.com")
     return {
         "customer_id": customer,
+        "user_id": other,
         "public_id": finished_export(app, customer),
         "name": "mark_expiring_cards",
         "slot": past_slot(app, "mark_expiring_cards"),
+        "email_id": failed_email(app),
+        "event_id": failed_stripe_event(app),
+        "run_id": failed_run(app),
         "reset_token": reset_token(app, customer),
         "email_token": email_token(app, mover, "moved@example.com"),
         "verify_token": verify_token(app, newcomer),
