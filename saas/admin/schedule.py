@@ -39,6 +39,7 @@ def slot_strip(job: Job, now: datetime, timezone: str) -> list[dict]:
     return strip
 
 
+@bp.app_template_test("runnable_slot")
 def runnable(entry: dict) -> bool:
     """A slot an admin may run: skipped, or missed altogether."""
     return entry["state"] in (RunStatus.SKIPPED, MISSED)
@@ -81,7 +82,6 @@ def jobs():
         timezone=timezone,
         recent=list(recent),
         failures=list(failures),
-        runnable=runnable,
     )
 
 

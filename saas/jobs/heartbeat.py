@@ -44,6 +44,23 @@ def alive(kind: str) -> list[Heartbeat]:
     )
 
 
+def gone(kind: str, within: timedelta = timedelta(hours=24)) -> list[Heartbeat]:
+    """Processes of `kind` that stopped beating (past three intervals) within `within`."""
+    now = now_utc()
+    cutoff = now - timedelta(seconds=3 * current_app.config["HEARTBEAT_INTERVAL"])
+    return list(
+        db.session.execute(
+            db.select(Heartbeat)
+            .where(
+                Heartbeat.kind == kind,
+                Heartbeat.last_seen_at < cutoff,
+                Heartbeat.last_seen_at >= now - within,
+            )
+            .order_by(Heartbeat.last_seen_at.desc())
+        ).scalars()
+    )
+
+
 def forget_stale(older_than: timedelta) -> int:
     """Drop heartbeats of processes gone for longer than `older_than`."""
     return db.session.execute(

@@ -143,6 +143,8 @@ def test_a_runs_page_shows_its_slot_result_attempts_timings_worker_who_and_error
             duration_ms=1500,
             worker="box-1:77:Worker-2",
             result={"cards_marked": 7},
+            arguments={"user_id": admin_id},
+            user_id=admin_id,
             traceback="Traceback (most recent call last):\n  File x\nRuntimeError: on fire",
         ),
     )
@@ -154,6 +156,8 @@ def test_a_runs_page_shows_its_slot_result_attempts_timings_worker_who_and_error
     assert "1500 ms" in html and "2.5 s" in html  # duration, queue wait
     assert f'datetime="{enqueued.isoformat()}"' in html
     assert "box-1:77:Worker-2" in html
+    assert f"&#34;user_id&#34;: {admin_id}" in html or f'"user_id": {admin_id}' in html
+    assert f'href="/admin/users/{admin_id}"' in html
     assert "&#34;cards_marked&#34;: 7" in html or '"cards_marked": 7' in html
     assert "mail server on fire" in html and "Traceback (most recent call last)" in html
     assert f"Retry run {run_id}</button>" in html and f"Discard run {run_id}</button>" in html
