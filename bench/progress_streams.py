@@ -114,8 +114,8 @@ def main() -> None:
             ).stdout
             result = parse_wrk(output)
             print(
-                f"{args.streams} watchers of one login: {len(opened)} streams opened, {len(refused)}"
-                f" refused (429, then polling); GET / "
+                f"{args.streams} watchers of one login: {len(opened)} streams opened, "
+                f"{len(refused)} refused (429, then polling); GET / "
                 f"{result.per_second:.0f} req/s, p50 {result.p50_ms:.1f} ms, "
                 f"p99 {result.p99_ms:.1f} ms, non-2xx {result.bad_responses}"
             )

@@ -28,9 +28,6 @@ def upgrade():
         batch_op.add_column(sa.Column('session_version', sa.Integer(), nullable=False, server_default='0'))
         batch_op.add_column(sa.Column('email_version', sa.Integer(), nullable=False, server_default='0'))
         batch_op.add_column(sa.Column('email_verified_at', sa.DateTime(timezone=True), nullable=True))
-    with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.alter_column('session_version', server_default=None)
-        batch_op.alter_column('email_version', server_default=None)
     with op.batch_alter_table('outbound_emails', schema=None) as batch_op:
         batch_op.add_column(sa.Column('user_id', sa.Integer(), nullable=True))
         batch_op.create_index('ix_outbound_emails_user_id', ['user_id'], unique=False)

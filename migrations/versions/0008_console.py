@@ -77,9 +77,19 @@ def upgrade():
         batch_op.add_column(sa.Column('user_id', sa.Integer(), nullable=True))
         batch_op.create_index('ix_job_runs_user_id', ['user_id'], unique=False)
         batch_op.create_foreign_key('fk_job_runs_user_id_users', 'users', ['user_id'], ['id'], ondelete='SET NULL')
+    # The console's views on big tables (bench/console.py): the last 24 hours, failed runs by
+    # job, one recipient's emails.
+    op.create_index('ix_job_runs_finished_at', 'job_runs', ['finished_at'])
+    op.create_index('ix_job_runs_status_job', 'job_runs', ['status', 'job'])
+    op.create_index('ix_outbound_emails_sent_at', 'outbound_emails', ['sent_at'])
+    op.create_index('ix_outbound_emails_to_address', 'outbound_emails', ['to_address'])
 
 
 def downgrade():
+    op.drop_index('ix_outbound_emails_to_address', table_name='outbound_emails')
+    op.drop_index('ix_outbound_emails_sent_at', table_name='outbound_emails')
+    op.drop_index('ix_job_runs_status_job', table_name='job_runs')
+    op.drop_index('ix_job_runs_finished_at', table_name='job_runs')
     with op.batch_alter_table('job_runs', schema=None) as batch_op:
         batch_op.drop_constraint('fk_job_runs_user_id_users', type_='foreignkey')
         batch_op.drop_index('ix_job_runs_user_id')

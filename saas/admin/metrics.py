@@ -25,11 +25,18 @@ class KindState:
 
 
 def kind_states() -> list[KindState]:
-    """For each durable kind: rows per state, and when its oldest waiting row became due."""
+    """For each durable kind: rows waiting, in progress and failed (what an operator acts on;
+    counting every finished row would read whole tables), and when its oldest waiting row
+    became due."""
     states = []
     for kind in sorted(lifecycle.KINDS.values(), key=lambda kind: kind.name):
+        open_states = [*kind.pending, kind.active, kind.failed]
         counts = dict(
-            db.session.execute(db.select(kind.status, db.func.count()).group_by(kind.status)).all()
+            db.session.execute(
+                db.select(kind.status, db.func.count())
+                .where(kind.status.in_(open_states))
+                .group_by(kind.status)
+            ).all()
         )
         oldest = db.session.scalar(
             db.select(db.func.min(kind.due_at)).where(kind.status.in_(kind.pending))

@@ -20,6 +20,9 @@ from saas.jobs.registry import REGISTRY
 
 CHOICES = {"job": JobRun.job, "status": JobRun.status, "trigger": JobRun.trigger}
 GROUPS_SHOWN = 20
+# Without a `since` filter, failures are grouped over this window: recent ones are what an
+# operator acts on, and the (status, updated_at) index keeps the grouping cheap on a big table.
+GROUPING_WINDOW = timedelta(days=7)
 # A retried run starts afresh: what its failed attempts left is in the audit trail and the log.
 RESTART = {
     JobRun.started_at: None,
@@ -75,6 +78,8 @@ def failure_groups(conditions: dict) -> list[dict]:
     stored error is `Class: message`), each with its count and newest run; busiest last seen
     first."""
     others = [condition for name, condition in conditions.items() if name != "status"]
+    if "since" not in conditions:
+        others.append(JobRun.updated_at >= now_utc() - GROUPING_WINDOW)
     newest = db.func.max(JobRun.id).label("newest")
     rows = db.session.execute(
         db.select(JobRun.error, db.func.count().label("count"), newest)

@@ -21,6 +21,13 @@ STRIP_LENGTH = 12  # last slots shown per job
 MISSED = "missed"  # a past slot no scheduler recorded: it never ran, and nothing says why
 
 
+def last_run(job: str) -> JobRun | None:
+    """One indexed lookup per job ((job, created_at)), not a GROUP BY over every run."""
+    return db.session.execute(
+        db.select(JobRun).where(JobRun.job == job).order_by(JobRun.created_at.desc()).limit(1)
+    ).scalar()
+
+
 def slot_strip(job: Job, now: datetime, timezone: str) -> list[dict]:
     """The job's last slots, oldest first: each with its run (if one was recorded) and a state:
     the run's status, `missed` for a slot no replica recorded, or `due` while it may still be."""
@@ -51,14 +58,7 @@ def jobs():
     timezone = current_app.config["SCHEDULER_TIMEZONE"]
     now = clock.now()
     switches = control.controls()
-    last_runs = {
-        run.job: run
-        for run in db.session.execute(
-            db.select(JobRun).where(
-                JobRun.id.in_(db.select(db.func.max(JobRun.id)).group_by(JobRun.job))
-            )
-        ).scalars()
-    }
+    last_runs = {name: last_run(name) for name in REGISTRY}
     catalog = [
         {
             "job": job,

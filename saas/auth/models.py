@@ -36,9 +36,9 @@ class User(UserMixin, db.Model):
     deletion_warned_at: Mapped[datetime | None]
     last_digest_at: Mapped[datetime | None]
     # In every session id and remember cookie: raising it ends them all, everywhere.
-    session_version: Mapped[int] = mapped_column(default=0)
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
     # Raised by each confirmed email change, so no link issued before it works after it.
-    email_version: Mapped[int] = mapped_column(default=0)
+    email_version: Mapped[int] = mapped_column(default=0, server_default="0")
     email_verified_at: Mapped[datetime | None]
 
     def set_password(self, password: str) -> None:

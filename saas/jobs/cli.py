@@ -8,7 +8,7 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
 from saas.extensions import db
-from saas.jobs import clock, scheduler
+from saas.jobs import clock, control, scheduler
 from saas.jobs.models import JobRun, RunStatus
 from saas.jobs.registry import REGISTRY
 from saas.jobs.runner import enqueue_manual_run, run_inline
@@ -51,17 +51,47 @@ def list_jobs() -> None:
 @jobs_cli.command("run")
 @click.argument("name")
 @click.option("--inline", is_flag=True, help="Run here and now instead of on a worker.")
-def run_job_command(name: str, inline: bool) -> None:
+@click.option("--arg", "pairs", multiple=True, metavar="KEY=VALUE", help="A task's argument.")
+def run_job_command(name: str, inline: bool, pairs: tuple[str, ...]) -> None:
     """An ad hoc run of NAME, recorded as such (it claims no slot)."""
     if name not in REGISTRY:
         known = ", ".join(sorted(REGISTRY))
         raise click.ClickException(f"No job named {name!r}. Known jobs: {known}")
-    if inline:
-        run = run_inline(name)
-        click.echo(f"Run #{run.id} of {name}: {run.status} {run.result or run.error or ''}")
-        if run.status != RunStatus.SUCCEEDED:
-            raise SystemExit(1)
+    arguments = dict(pair.partition("=")[::2] for pair in pairs)
+    try:
+        if inline:
+            run = run_inline(name, arguments)
+        else:
+            run = enqueue_manual_run(name, arguments=arguments)
+            db.session.commit()
+    except ValueError as invalid:
+        raise click.ClickException(str(invalid)) from invalid
+    if not inline:
+        click.echo(f"Enqueued run #{run.id} of {name}; a worker will run it.")
         return
-    run = enqueue_manual_run(name)
+    click.echo(f"Run #{run.id} of {name}: {run.status} {run.result or run.error or ''}")
+    if run.status != RunStatus.SUCCEEDED:
+        raise SystemExit(1)
+
+
+def _switch(change, name: str) -> None:
+    try:
+        message = change(name, by=None)
+    except LookupError as unknown:
+        raise click.ClickException(str(unknown)) from unknown
     db.session.commit()
-    click.echo(f"Enqueued run #{run.id} of {name}; a worker will run it.")
+    click.echo(message)
+
+
+@jobs_cli.command("pause")
+@click.argument("name")
+def pause_command(name: str) -> None:
+    """Pause a scheduled job: no scheduler replica starts its slots until it is resumed."""
+    _switch(control.pause, name)
+
+
+@jobs_cli.command("resume")
+@click.argument("name")
+def resume_command(name: str) -> None:
+    """Resume a paused job; the slots it missed follow its catch-up policy."""
+    _switch(control.resume, name)

@@ -41,6 +41,8 @@ class JobRun(db.Model):
         UniqueConstraint("job", "slot_at", name="uq_job_runs_job_slot_at"),
         Index("ix_job_runs_status_updated_at", "status", "updated_at"),
         Index("ix_job_runs_job_created_at", "job", "created_at"),
+        Index("ix_job_runs_finished_at", "finished_at"),
+        Index("ix_job_runs_status_job", "status", "job"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -158,9 +158,9 @@ def enqueue_manual_run(name: str, by: int | None = None, arguments: dict | None 
     return run
 
 
-def run_inline(name: str) -> JobRun:
+def run_inline(name: str, arguments: dict | None = None) -> JobRun:
     """An ad hoc run executed in this process, exactly as the worker would run it."""
-    run = create_manual_run(name)
+    run = create_manual_run(name, arguments=arguments)
     db.session.commit()
     run_id = run.id
     run_job.call_local(run_id)

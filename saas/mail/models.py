@@ -29,6 +29,8 @@ class OutboundEmail(db.Model):
     __tablename__ = "outbound_emails"
     __table_args__ = (
         Index("ix_outbound_emails_status_next_attempt_at", "status", "next_attempt_at"),
+        Index("ix_outbound_emails_sent_at", "sent_at"),
+        Index("ix_outbound_emails_to_address", "to_address"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

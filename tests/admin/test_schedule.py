@@ -172,3 +172,20 @@ def test_the_audit_log_is_filterable_and_append_only(app, auth, admin):
             db.session.rollback()
         assert db.session.scalar(db.select(db.func.count()).select_from(AuditEntry)) == 2
         assert db.session.get(User, admin).is_admin
+
+
+def test_the_cli_pauses_resumes_and_runs_a_task_with_arguments(
+    app, runner, mailbox, run_queued_tasks
+):
+    assert "is paused" in runner.invoke(args=["jobs", "pause", JOB]).output
+    assert "already paused" in runner.invoke(args=["jobs", "pause", JOB]).output
+    assert "is resumed" in runner.invoke(args=["jobs", "resume", JOB]).output
+    unknown = runner.invoke(args=["jobs", "pause", "nope"])
+    assert unknown.exit_code == 1 and "No scheduled job" in unknown.output
+    user_id = make_user(app, "ada@example.com")
+    task = ["jobs", "run", "send_inactivity_reminder", "--inline", "--arg", f"user_id={user_id}"]
+    assert "succeeded" in runner.invoke(args=task).output
+    assert run_queued_tasks() == 1  # its email
+    assert mailbox.wait_for(1)[0]["To"] == "ada@example.com"
+    bad = runner.invoke(args=[*task[:-1], "user_id=x"])
+    assert bad.exit_code == 1 and "user_id must be int" in bad.output
