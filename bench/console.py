@@ -113,16 +113,28 @@ def fill(app, sizes: dict) -> None:
 
 
 class Statements:
-    """The SQL (and parameters) a request sent, to EXPLAIN afterwards."""
+    """The SQL (and parameters) a request sent, with how long each took, to EXPLAIN afterwards
+    and to name the slowest."""
 
     def __init__(self, engine):
         self.seen: list[tuple[str, object]] = []
-        event.listen(engine, "before_cursor_execute", self.record)
+        self.took: list[tuple[float, str]] = []
+        self._started = 0.0
+        event.listen(engine, "before_cursor_execute", self.before)
+        event.listen(engine, "after_cursor_execute", self.after)
 
-    def record(self, *cursor_execute) -> None:
+    def before(self, *cursor_execute) -> None:
+        self._started = time.perf_counter()
+
+    def after(self, *cursor_execute) -> None:
         _conn, _cursor, statement, parameters = cursor_execute[:4]
+        self.took.append(((time.perf_counter() - self._started) * 1000, statement))
         if statement.lstrip().upper().startswith("SELECT"):
             self.seen.append((statement, parameters))
+
+    def remove(self, engine) -> None:
+        event.remove(engine, "before_cursor_execute", self.before)
+        event.remove(engine, "after_cursor_execute", self.after)
 
 
 def sequential_scans(app, statements) -> set[str]:
@@ -144,13 +156,14 @@ def measure(app, client, path: str, requests: int) -> tuple[list[float], set[str
     for number in range(requests):
         if number == requests - 1:
             statements.seen.clear()
+            statements.took.clear()
         started = time.perf_counter()
         response = client.get(path)
         times.append((time.perf_counter() - started) * 1000)
         assert response.status_code == 200, (path, response.status_code)
     with app.app_context():
-        event.remove(db.engine, "before_cursor_execute", statements.record)
-    return times, sequential_scans(app, statements.seen)
+        statements.remove(db.engine)
+    return times, sequential_scans(app, statements.seen), sorted(statements.took, reverse=True)
 
 
 def main() -> None:
@@ -159,6 +172,8 @@ def main() -> None:
     parser.add_argument("--emails", type=int, default=200_000)
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=20)
+    parser.add_argument("--verbose", action="store_true", help="each page's two slowest queries")
+    parser.add_argument("--pages", default="", help="only pages whose path contains this")
     args = parser.parse_args()
     if not SERVER_DATABASE_URL:
         raise SystemExit("set DATABASE_URL (PostgreSQL) and REDIS_URL")
@@ -183,11 +198,15 @@ def main() -> None:
         ids = {"run_id": args.runs // 2, "email_id": args.emails // 2, "user_id": 4242}
         print(f"{'page':<64} {'p50 ms':>8} {'p95 ms':>8}  seq scans on big tables")
         for template in PAGES:
+            if args.pages not in template:
+                continue
             path = template.format(**ids)
-            times, scans = measure(app, client, path, args.requests)
+            times, scans, slowest = measure(app, client, path, args.requests)
             p95 = statistics.quantiles(times, n=20)[-1]
             scanned = ", ".join(sorted(scans)) or "-"
             print(f"{path:<64} {statistics.median(times):8.1f} {p95:8.1f}  {scanned}")
+            for took, statement in slowest[:2] if args.verbose else []:
+                print(f"    {took:7.1f} ms  {' '.join(statement.split())[:150]}")
 
 
 if __name__ == "__main__":

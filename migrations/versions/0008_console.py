@@ -80,15 +80,17 @@ def upgrade():
     # The console's views on big tables (bench/console.py): the last 24 hours, failed runs by
     # job, one recipient's emails.
     op.create_index('ix_job_runs_finished_at', 'job_runs', ['finished_at'])
-    op.create_index('ix_job_runs_status_job', 'job_runs', ['status', 'job'])
+    op.create_index('ix_job_runs_status_job_id', 'job_runs', ['status', 'job', 'id'])
     op.create_index('ix_outbound_emails_sent_at', 'outbound_emails', ['sent_at'])
     op.create_index('ix_outbound_emails_to_address', 'outbound_emails', ['to_address'])
+    op.create_index('ix_outbound_emails_template_created_at', 'outbound_emails', ['template', 'created_at'])
 
 
 def downgrade():
+    op.drop_index('ix_outbound_emails_template_created_at', table_name='outbound_emails')
     op.drop_index('ix_outbound_emails_to_address', table_name='outbound_emails')
     op.drop_index('ix_outbound_emails_sent_at', table_name='outbound_emails')
-    op.drop_index('ix_job_runs_status_job', table_name='job_runs')
+    op.drop_index('ix_job_runs_status_job_id', table_name='job_runs')
     op.drop_index('ix_job_runs_finished_at', table_name='job_runs')
     with op.batch_alter_table('job_runs', schema=None) as batch_op:
         batch_op.drop_constraint('fk_job_runs_user_id_users', type_='foreignkey')

@@ -42,7 +42,7 @@ class JobRun(db.Model):
         Index("ix_job_runs_status_updated_at", "status", "updated_at"),
         Index("ix_job_runs_job_created_at", "job", "created_at"),
         Index("ix_job_runs_finished_at", "finished_at"),
-        Index("ix_job_runs_status_job", "status", "job"),
+        Index("ix_job_runs_status_job_id", "status", "job", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -31,6 +31,7 @@ class OutboundEmail(db.Model):
         Index("ix_outbound_emails_status_next_attempt_at", "status", "next_attempt_at"),
         Index("ix_outbound_emails_sent_at", "sent_at"),
         Index("ix_outbound_emails_to_address", "to_address"),
+        Index("ix_outbound_emails_template_created_at", "template", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
