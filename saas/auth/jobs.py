@@ -163,12 +163,18 @@ def monthly_digest(run: RunContext) -> dict:
     return {"sent": sent, "sent_at": now_utc().isoformat()}
 
 
-@task(arguments={"user_id": int})
-def send_inactivity_reminder(run: RunContext) -> dict:
-    """Email one account the inactivity reminder now, whenever it was last seen."""
+def account_of(run: RunContext) -> User:
+    """The account a per-account task was run for; gone since, the run fails for good."""
     user = db.session.get(User, run.arguments["user_id"])
     if user is None:
         raise PermanentError(f"No account has the id {run.arguments['user_id']}.")
+    return user
+
+
+@task(arguments={"user_id": int})
+def send_inactivity_reminder(run: RunContext) -> dict:
+    """Email one account the inactivity reminder now, whenever it was last seen."""
+    user = account_of(run)
     send_email(
         to=user.email,
         user_id=user.id,

@@ -2,6 +2,7 @@
 
 from flask import current_app
 
+from saas.auth.jobs import account_of
 from saas.auth.models import User
 from saas.billing.cards import refresh_expiring_flags
 from saas.billing.models import Card
@@ -69,17 +70,10 @@ def mark_expiring_cards(run: RunContext) -> dict:
     return {"flags_changed": changed, "emails": emailed}
 
 
-def _user(run: RunContext) -> User:
-    user = db.session.get(User, run.arguments["user_id"])
-    if user is None:
-        raise PermanentError(f"No account has the id {run.arguments['user_id']}.")
-    return user
-
-
 @task(arguments={"user_id": int})
 def resync_card(run: RunContext) -> dict:
     """Fetch one customer's card from Stripe again (a card sync, with its own retries)."""
-    user = _user(run)
+    user = account_of(run)
     if user.billing is None:
         raise PermanentError(f"{user.email} has no Stripe customer: nothing to sync.")
     request_card_sync(user)
@@ -90,7 +84,7 @@ def resync_card(run: RunContext) -> dict:
 @task(arguments={"user_id": int})
 def send_card_expiring_email(run: RunContext) -> dict:
     """Email one customer about their expiring card now, whatever was sent before."""
-    user = _user(run)
+    user = account_of(run)
     card = db.session.execute(db.select(Card).where(Card.user_id == user.id)).scalar_one_or_none()
     if card is None:
         raise PermanentError(f"{user.email} has no card on file.")

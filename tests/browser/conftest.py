@@ -5,8 +5,6 @@ product's app through the test probes, so a test that asks for `fixed_clock` (be
 `live_server`) has them all on its fixed clock (PROBE_FIXED_NOW)."""
 
 import os
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -14,6 +12,7 @@ from playwright.sync_api import sync_playwright
 
 from tests.support.procfile import ROOT, procfile_command
 from tests.support.smtp import free_port
+from tests.support.waiting import wait_until_serving
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("BROWSER_ARTIFACTS") or ROOT / ".ci" / "artifacts" / "browser")
@@ -40,16 +39,7 @@ def live_server(start_process, app):
     assert WEB_APP[0] in procfile_command("web"), "the Procfile's web command changed"
     port = free_port()
     start_process("web", WEB_APP, PORT=str(port), WEB_CONCURRENCY="1")
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/health", timeout=2)
-            return url
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
+    return wait_until_serving(f"http://127.0.0.1:{port}")
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ addresses share one allowance, sessions end server-side, tokens are bound and si
 wrong passwords slow the guesser without locking the owner out."""
 
 import re
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -17,6 +16,7 @@ from saas.extensions import db, huey
 from tests.support.accounts import make_user
 from tests.support.auth import AuthActions
 from tests.support.smtp import free_port, text_body
+from tests.support.waiting import wait_until_serving
 
 PASSWORD = "customer-password"  # make_user's
 ALICE = "alice@example.com"
@@ -94,16 +94,7 @@ def _wrong_login(opener, url: str) -> int:
 def _serve(start_process, port: int) -> str:
     app_module = ('"saas:create_app()" --bind 0.0.0.0:', '"saas:create_app()" --bind 127.0.0.1:')
     start_process("web", app_module, PORT=str(port), WEB_CONCURRENCY="1", WEB_THREADS="4")
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/health", timeout=2)
-            return url
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
+    return wait_until_serving(f"http://127.0.0.1:{port}")
 
 
 def test_two_web_processes_share_one_allowance(app, start_process):
