@@ -8,12 +8,12 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 
+from saas.auth import services
 from saas.auth.models import MEMBER, User
 from saas.billing.models import Card
 from saas.database import now_utc
 from saas.extensions import db
 from saas.jobs.registry import RunContext, periodic, task
-from saas.jobs.retry import PermanentError
 from saas.mail import send_bulk, send_email
 from saas.urls import absolute_url
 
@@ -163,18 +163,10 @@ def monthly_digest(run: RunContext) -> dict:
     return {"sent": sent, "sent_at": now_utc().isoformat()}
 
 
-def account_of(run: RunContext) -> User:
-    """The account a per-account task was run for; gone since, the run fails for good."""
-    user = db.session.get(User, run.arguments["user_id"])
-    if user is None:
-        raise PermanentError(f"No account has the id {run.arguments['user_id']}.")
-    return user
-
-
 @task(arguments={"user_id": int})
 def send_inactivity_reminder(run: RunContext) -> dict:
     """Email one account the inactivity reminder now, whenever it was last seen."""
-    user = account_of(run)
+    user = services.account_of(run)
     send_email(
         to=user.email,
         user_id=user.id,

@@ -17,6 +17,7 @@ from saas.auth.tokens import (
 )
 from saas.database import now_utc
 from saas.extensions import db
+from saas.jobs.retry import PermanentError
 from saas.mail import send_email
 from saas.urls import absolute_url
 
@@ -230,3 +231,12 @@ def set_admin(user: User, admin: bool) -> str:
         raise AccountError(f"{user.email} is the last active admin: the role stays.")
     user.role = ADMIN if admin else MEMBER
     return f"{user.email} {'is now an admin' if admin else 'is no longer an admin'}."
+
+
+def account_of(run) -> User:
+    """The account a per-account task (a RunContext with `user_id`) was run for; gone since,
+    the run fails for good."""
+    user = db.session.get(User, run.arguments["user_id"])
+    if user is None:
+        raise PermanentError(f"No account has the id {run.arguments['user_id']}.")
+    return user

@@ -2,8 +2,8 @@
 
 from flask import current_app
 
-from saas.auth.jobs import account_of
 from saas.auth.models import User
+from saas.auth.services import account_of
 from saas.billing.cards import refresh_expiring_flags
 from saas.billing.models import Card
 from saas.billing.services import request_card_sync
