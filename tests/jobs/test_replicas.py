@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from saas.extensions import db
-from saas.jobs.models import JobRun
+from saas.jobs.models import Heartbeat, JobRun
 from tests.support.waiting import wait_until
 
 SIMULATED_START = datetime(2026, 6, 1, 10, 0, 30, tzinfo=UTC)
@@ -34,6 +34,14 @@ def probe_runs(app) -> list[JobRun]:
             .scalars()
             .all()
         )
+
+
+def beating(app, pid: int) -> bool:
+    with app.app_context():
+        names = db.session.execute(
+            db.select(Heartbeat.name).where(Heartbeat.kind == "scheduler")
+        ).scalars()
+        return any(name.endswith(f":{pid}") for name in names)
 
 
 def assert_each_slot_ran_once(app, run_log: Path, first_slots: int) -> None:
@@ -77,6 +85,9 @@ def test_a_replica_killed_mid_tick_loses_and_doubles_nothing(
     doomed.wait(timeout=10)
     orphan = int(stalled.read_text())
     replacement = start_scheduler(**env)
+    # Running (its SIGTERM handler in place, its heartbeat written) before the count can end
+    # the test: on a loaded machine the healthy replica alone may reach it first.
+    wait_until(lambda: beating(app, replacement.pid), timeout=60)
     wait_until(lambda: len(probe_runs(app)) >= 12, timeout=60)
     for scheduler in (healthy, replacement):
         scheduler.send_signal(signal.SIGTERM)
