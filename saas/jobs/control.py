@@ -31,10 +31,6 @@ def controls() -> dict[str, JobControl]:
     return {control.job: control for control in found}
 
 
-def paused_jobs() -> set[str]:
-    return set(db.session.execute(db.select(JobControl.job).where(JobControl.paused)).scalars())
-
-
 def pause(name: str, *, by: int | None) -> str:
     """Pause a periodic job; pausing a paused job changes nothing (and says so)."""
     periodic_job(name)
@@ -52,11 +48,8 @@ def resume(name: str, *, by: int | None) -> str:
     if control is None or not control.paused:
         return f"{name} was not paused; nothing changed."
     control.paused, control.resumed_at = False, clock.now()
-    return f"{name} is resumed; the slots it missed follow its catch-up policy ({catch_up(name)})."
-
-
-def catch_up(name: str) -> str:
-    return REGISTRY[name].catch_up
+    policy = REGISTRY[name].catch_up
+    return f"{name} is resumed; the slots it missed follow its catch-up policy ({policy})."
 
 
 def run_slot(name: str, slot_at: datetime, *, by: int | None) -> JobRun:
