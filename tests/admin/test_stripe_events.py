@@ -14,8 +14,8 @@ from tests.support.accounts import make_user
 from tests.support.fake_stripe import (
     CUSTOMER,
     SUBSCRIPTION,
-    WEBHOOK_SECRET,
     FakeStripe,
+    fake_stripe_env,
     signed_event,
     stripe_error,
     subscription,
@@ -26,16 +26,7 @@ ROW = re.compile(r'data-event="(\d+)"')
 
 @pytest.fixture
 def app_env(app_env, httpserver, monkeypatch):
-    """Stripe's API is a local fake (as in tests/billing), webhooks signed with its secret."""
-    stripe_env = {
-        "STRIPE_SECRET_KEY": "sk_test_fake",
-        "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "STRIPE_API_BASE": httpserver.url_for("/").rstrip("/"),
-        "STRIPE_TIMEOUT": "1",
-    }
-    for name, value in stripe_env.items():
-        monkeypatch.setenv(name, value)
-    return {**app_env, **stripe_env}
+    return fake_stripe_env(app_env, httpserver, monkeypatch)
 
 
 @pytest.fixture

@@ -139,3 +139,18 @@ def signed_event(event_type: str, obj: dict, *, event_id: str | None = None, age
         body, WEBHOOK_SECRET, int(time.time()) - age
     )
     return body, {"Stripe-Signature": header, "Content-Type": "application/json"}
+
+
+def fake_stripe_env(app_env: dict, httpserver, monkeypatch) -> dict:
+    """The test's environment with Stripe's API at the local fake, webhooks signed with its
+    secret (for the app in this process and the processes the test starts)."""
+    stripe_env = {
+        "STRIPE_SECRET_KEY": "sk_test_fake",
+        "STRIPE_PUBLISHABLE_KEY": "pk_test_fake",
+        "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "STRIPE_API_BASE": httpserver.url_for("/").rstrip("/"),
+        "STRIPE_TIMEOUT": "1",
+    }
+    for name, value in stripe_env.items():
+        monkeypatch.setenv(name, value)
+    return {**app_env, **stripe_env}
