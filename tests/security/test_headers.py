@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from saas.config import PROJECT_ROOT
-from tests.support.fake_stripe import WEBHOOK_SECRET, FakeStripe
+from tests.support.fake_stripe import FakeStripe, fake_stripe_env
 
 TEMPLATES = PROJECT_ROOT / "templates"
 EXPECTED = {
@@ -30,16 +30,7 @@ INLINE_STYLE = re.compile(r"<style\b|\sstyle\s*=|\son[a-z]+\s*=|javascript:", re
 @pytest.fixture
 def app_env(app_env, httpserver, monkeypatch):
     """Stripe's API is the local fake, so the checkout answers its redirect to Checkout."""
-    stripe_env = {
-        "STRIPE_SECRET_KEY": "sk_test_fake",
-        "STRIPE_PUBLISHABLE_KEY": "pk_test_fake",
-        "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "STRIPE_API_BASE": httpserver.url_for("/").rstrip("/"),
-        "STRIPE_TIMEOUT": "1",
-    }
-    for name, value in stripe_env.items():
-        monkeypatch.setenv(name, value)
-    return {**app_env, **stripe_env}
+    return fake_stripe_env(app_env, httpserver, monkeypatch)
 
 
 def csp(response) -> dict[str, str]:
