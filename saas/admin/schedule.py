@@ -96,11 +96,11 @@ def submitted_arguments() -> dict:
 
 
 def start_task(name: str, arguments: dict) -> str:
-    """Queue a run of `name` with the form's arguments, validated; a task that takes arguments
-    (it acts on one account) needs the form's confirmation too."""
+    """Queue a run of `name` with the form's arguments, validated, once the form's box is ticked
+    (a run by hand sends real emails or touches real accounts)."""
     _known_job(name)
     job = REGISTRY[name]
-    if job.arguments and request.form.get("confirm") != "yes":
+    if request.form.get("confirm") != "yes":
         raise Refused(f"Confirm to run {name}: tick the box on its form.")
     try:
         parsed = job.parse_arguments(arguments)

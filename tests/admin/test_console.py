@@ -82,7 +82,9 @@ def test_the_jobs_page_lists_the_schedule_history_and_failures_and_runs_a_job_by
     assert "<title>Schedule · SaaS</title>" in page
     assert "mail server on fire" in page and "Traceback (most recent call last)" in page
 
-    response = auth.post("/admin/jobs/mark_expiring_cards/run", token_from="/admin/jobs")
+    response = auth.post(
+        "/admin/jobs/mark_expiring_cards/run", {"confirm": "yes"}, token_from="/admin/jobs"
+    )
     assert response.status_code == 303
     run_queued_tasks()
     page = auth.client.get("/admin/jobs").get_data(as_text=True)

@@ -234,7 +234,7 @@ def test_discarding_a_failed_run_gives_it_a_final_state(app, auth):
 
 def test_revoking_a_queued_run_leaves_its_task_nothing_to_run(app, auth, run_queued_tasks):
     log_in_admin(app, auth)
-    auth.post(f"/admin/jobs/{JOB}/run", token_from="/admin/jobs")
+    auth.post(f"/admin/jobs/{JOB}/run", {"confirm": "yes"}, token_from="/admin/jobs")
     with app.app_context():
         run_id = db.session.execute(db.select(JobRun.id)).scalar_one()
     html = page(auth.client, "/admin/runs")

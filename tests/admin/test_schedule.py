@@ -148,12 +148,18 @@ def test_a_missed_slot_is_claimed_once_and_bad_slots_are_refused(
     assert len(runs_of(app, "nightly")) == 1
 
 
-def test_run_now_records_the_admin(app, auth, admin, run_queued_tasks):
-    assert post(auth, f"/admin/jobs/{JOB}/run").status_code == 303
+def test_run_now_needs_the_confirmation_and_records_the_admin(app, auth, admin, run_queued_tasks):
+    for unconfirmed in ({}, {"confirm": "no"}):
+        assert post(auth, f"/admin/jobs/{JOB}/run", unconfirmed).status_code == 303
+    assert runs_of(app, JOB) == []
+    assert [entry[2] for entry in audit(app)] == ["refused", "refused"]
+    assert "Confirm to run" in audit(app)[0][3]
+
+    assert post(auth, f"/admin/jobs/{JOB}/run", {"confirm": "yes"}).status_code == 303
     run_queued_tasks()
     [run] = runs_of(app, JOB)
     assert (run.trigger, run.triggered_by, run.status) == ("manual", admin, "succeeded")
-    assert audit(app)[0][:3] == ("job.run", JOB, "done")
+    assert audit(app)[-1][:3] == ("job.run", JOB, "done")
 
 
 def test_the_audit_log_is_filterable_and_append_only(app, auth, admin):

@@ -7,6 +7,7 @@ import time
 from playwright.sync_api import expect
 
 from saas.extensions import db
+from saas.jobs.runner import create_manual_run
 from saas.mail import send_email
 from saas.mail.models import EmailStatus
 from tests.browser.conftest import ARTIFACTS
@@ -86,3 +87,46 @@ def test_an_operator_fixes_things_from_the_console(app, page, live_server, start
     page.get_by_role("button", name="Filter").click()
     expect(page.get_by_text("No entries match.")).to_be_visible()
     shoot(page, "audit")
+
+
+SET_VISIBILITY = """state => {
+    Object.defineProperty(document, "visibilityState", {configurable: true, get: () => state});
+    document.dispatchEvent(new Event("visibilitychange"));
+}"""
+
+
+def wait_for(page, condition, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        page.wait_for_timeout(200)  # Playwright delivers request events only inside its calls
+    return condition()
+
+
+def test_the_runs_list_refreshes_in_place_and_rests_while_the_tab_is_hidden(app, page, live_server):
+    make_user(app, "root@example.com", role="admin")
+    log_in(page, live_server, "root@example.com", "customer-password")
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    page.goto(f"{live_server}/admin/runs")
+    polls = []
+    page.on("request", lambda request: polls.append(request.headers.get("hx-request")))
+    navigations = []
+    page.on("framenavigated", lambda frame: navigations.append(frame.url))
+
+    # A run queued by someone else shows up without a reload.
+    with app.app_context():
+        run = create_manual_run(JOB, None, {})
+        db.session.commit()
+        run_id = run.id
+    expect(page.locator(f'[data-testid="runs"] tr[data-run="{run_id}"]')).to_be_visible(
+        timeout=15_000
+    )
+    assert navigations == [] and polls and set(polls) == {"true"}
+
+    # Hidden: two poll intervals pass with no request. Shown again: it refreshes at once.
+    page.evaluate(SET_VISIBILITY, "hidden")
+    page.wait_for_timeout(500)
+    asked_while_hidden = len(polls)
+    page.wait_for_timeout(11_000)
+    assert len(polls) == asked_while_hidden
+    page.evaluate(SET_VISIBILITY, "visible")
+    assert wait_for(page, lambda: len(polls) > asked_while_hidden, 3)
