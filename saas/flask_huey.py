@@ -2,6 +2,9 @@
 context. A leaf like saas.database (it imports nothing from saas), so saas.extensions, which
 creates the one Huey, stays below the job layer."""
 
+import threading
+from datetime import UTC, datetime
+
 import redis
 from huey import Huey
 from huey.storage import RedisExpireStorage, SqliteStorage
@@ -46,6 +49,7 @@ class FlaskHuey(Huey):
     def __init__(self):
         super().__init__("unbound", storage_class=UnboundStorage)
         self.flask_app = None
+        self.in_flight: dict[str, dict] = {}  # consumer thread name -> the task it runs
 
     def init_app(self, app) -> None:
         self.name = app.config["QUEUE_NAME"]
@@ -58,8 +62,25 @@ class FlaskHuey(Huey):
         """Run `task` in an app context, the one place tasks get one: consumer threads have none."""
         if self.flask_app is None:
             raise RuntimeError(UNBOUND)
-        with self.flask_app.app_context():
-            return super().execute(task, timestamp)
+        thread = threading.current_thread().name
+        self.in_flight[thread] = {
+            "thread": thread,
+            "task": task.name,
+            "args": ", ".join(
+                [repr(value) for value in task.args]
+                + [f"{key}={value!r}" for key, value in (task.kwargs or {}).items()]
+            )[:120],
+            "since": datetime.now(UTC).isoformat(),
+        }
+        try:
+            with self.flask_app.app_context():
+                return super().execute(task, timestamp)
+        finally:
+            self.in_flight.pop(thread, None)
+
+    def threads_busy(self) -> list[dict]:
+        """What each consumer thread runs now (for the worker's heartbeat)."""
+        return sorted(self.in_flight.copy().values(), key=lambda entry: entry["thread"])
 
     def is_reachable(self) -> bool:
         try:

@@ -11,7 +11,7 @@ from saas.mail.sweeper import start_sweeper
 app = create_app()
 # The consumer gives the "huey" logger a handler of its own; don't print each line twice.
 logging.getLogger("huey").propagate = False
-start_heartbeat_thread(app, "worker")
+start_heartbeat_thread(app, "worker", running=huey.threads_busy)
 start_sweeper(app)  # only when MAIL_SWEEP_INTERVAL is set; the scheduler sweeps otherwise
 
 __all__ = ["app", "huey"]

@@ -2,13 +2,15 @@
 and gone with their last beat) and what each runs now, scheduler replicas, every durable kind's
 states, and the last 24 hours in charts."""
 
+from datetime import datetime
+
 from flask import render_template, request
 
 from saas.admin import metrics
 from saas.admin.console import admin_required, bp
-from saas.extensions import db, huey
+from saas.extensions import huey
 from saas.jobs import heartbeat
-from saas.jobs.models import JobRun, RunStatus
+from saas.jobs.models import Heartbeat
 
 
 def queue_depth() -> tuple[int | None, int | None]:
@@ -19,28 +21,25 @@ def queue_depth() -> tuple[int | None, int | None]:
         return None, None
 
 
-def running_by_worker() -> dict[str, list[JobRun]]:
-    """Job runs in progress, by the worker process (host:pid) that holds them."""
-    running = db.session.execute(
-        db.select(JobRun).where(JobRun.status == RunStatus.RUNNING).order_by(JobRun.id)
-    ).scalars()
-    by_process: dict[str, list[JobRun]] = {}
-    for run in running:
-        process = ":".join((run.worker or "?").split(":")[:2])
-        by_process.setdefault(process, []).append(run)
-    return by_process
+def busy_threads(worker: Heartbeat) -> list[dict]:
+    """The tasks a worker's threads ran at its last beat, oldest first, with parsed times."""
+    busy = [
+        dict(entry, since=datetime.fromisoformat(entry["since"])) for entry in worker.running or []
+    ]
+    return sorted(busy, key=lambda entry: entry["since"])
 
 
 def overview_context() -> dict:
     waiting, scheduled = queue_depth()
+    workers = heartbeat.alive("worker")
     return {
         "queue_size": waiting,
         "scheduled": scheduled,
-        "workers": heartbeat.alive("worker"),
+        "workers": workers,
         "gone_workers": heartbeat.gone("worker"),
         "schedulers": heartbeat.alive("scheduler"),
         "gone_schedulers": heartbeat.gone("scheduler"),
-        "running": running_by_worker(),
+        "busy": {worker.name: busy_threads(worker) for worker in workers},
         "kinds": metrics.kind_states(),
         "day": metrics.last_day(),
     }

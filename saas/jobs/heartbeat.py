@@ -5,6 +5,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 from flask import current_app
@@ -21,14 +22,16 @@ def process_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def beat(kind: str, name: str | None = None) -> None:
-    """Record that this process is alive (the caller commits)."""
+def beat(kind: str, name: str | None = None, running: list[dict] | None = None) -> None:
+    """Record that this process is alive, and what its threads run (the caller commits)."""
     now = now_utc()
     statement = insert_on_conflict(Heartbeat).values(
-        kind=kind, name=name or process_name(), started_at=now, last_seen_at=now
+        kind=kind, name=name or process_name(), started_at=now, last_seen_at=now, running=running
     )
     db.session.execute(
-        statement.on_conflict_do_update(index_elements=["kind", "name"], set_={"last_seen_at": now})
+        statement.on_conflict_do_update(
+            index_elements=["kind", "name"], set_={"last_seen_at": now, "running": running}
+        )
     )
 
 
@@ -68,11 +71,13 @@ def forget_stale(older_than: timedelta) -> int:
     ).rowcount
 
 
-def beat_once(app, kind: str, name: str, outage: Outage) -> float:
+def beat_once(
+    app, kind: str, name: str, outage: Outage, running: Callable[[], list[dict]] | None = None
+) -> float:
     """One guarded beat; returns the wait before the next (longer while the database is down)."""
     with app.app_context():
         try:
-            beat(kind, name)
+            beat(kind, name, running() if running else None)
             db.session.commit()
         except Exception as error:
             return outage.failed(error)
@@ -82,15 +87,18 @@ def beat_once(app, kind: str, name: str, outage: Outage) -> float:
     return app.config["HEARTBEAT_INTERVAL"]
 
 
-def start_heartbeat_thread(app, kind: str) -> threading.Thread:
-    """Beat every HEARTBEAT_INTERVAL seconds from a daemon thread (the worker's heartbeat)."""
+def start_heartbeat_thread(
+    app, kind: str, running: Callable[[], list[dict]] | None = None
+) -> threading.Thread:
+    """Beat every HEARTBEAT_INTERVAL seconds from a daemon thread (the worker's heartbeat), with
+    what `running` says the process's threads run."""
     interval, cap = app.config["HEARTBEAT_INTERVAL"], app.config["OUTAGE_BACKOFF_CAP"]
     name = process_name()
     outage = Outage(f"{kind.capitalize()} heartbeat", log, base=interval, cap=cap)
 
     def loop() -> None:
         while True:
-            time.sleep(beat_once(app, kind, name, outage))
+            time.sleep(beat_once(app, kind, name, outage, running))
 
     thread = threading.Thread(target=loop, name=f"{kind}-heartbeat", daemon=True)
     thread.start()

@@ -115,3 +115,5 @@ class Heartbeat(db.Model):
     name: Mapped[str] = mapped_column(String(200))  # host:pid
     started_at: Mapped[datetime] = mapped_column(default=now_utc)
     last_seen_at: Mapped[datetime] = mapped_column(default=now_utc)
+    # A worker's threads busy at its last beat: [{thread, task, args, since}].
+    running: Mapped[list | None] = mapped_column(JSON)

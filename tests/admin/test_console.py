@@ -28,15 +28,19 @@ def test_the_overview_shows_queue_workers_schedulers_and_outbox(app, auth):
     log_in_admin(app, auth)
     long_ago = now_utc() - timedelta(hours=2)
     with app.app_context():
-        heartbeat.beat("worker", "box-1:101")
+        busy = {
+            "thread": "Worker-3",
+            "task": "deliver",
+            "args": "42",
+            "since": now_utc().isoformat(),
+        }
+        heartbeat.beat("worker", "box-1:101", [busy])
+        heartbeat.beat("worker", "box-4:404", [])
         heartbeat.beat("scheduler", "box-2:202")
         db.session.add(Heartbeat(kind="worker", name="box-3:303", last_seen_at=long_ago))
         send_email(to="someone@example.com", template="password_changed")
         db.session.add_all(
             [
-                JobRun(
-                    job="sweep", status="running", worker="box-1:101:Thread-3", started_at=now_utc()
-                ),
                 JobRun(
                     job="sweep",
                     status="succeeded",
@@ -50,7 +54,9 @@ def test_the_overview_shows_queue_workers_schedulers_and_outbox(app, auth):
         db.session.commit()
     page = auth.client.get("/admin/").get_data(as_text=True)
     assert "1</strong> tasks waiting" in page
-    assert "box-1:101" in page and "box-2:202" in page and "runs #1 sweep" in page
+    assert "box-1:101" in page and "box-2:202" in page
+    assert "<code>Worker-3</code> runs <code>deliver(42)</code> since" in page
+    assert "every thread idle at that beat" in page.split("box-4:404")[1]
     gone = page.split('data-testid="workers"')[1].split("</div>")[0].split("Gone:")[1]
     assert "box-3:303" in gone and "2 h ago" in gone
     email_row = page.split('data-kind="email"')[1].split("</tr>")[0]

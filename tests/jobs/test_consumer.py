@@ -5,6 +5,7 @@ import time
 
 from saas.auth.models import User
 from saas.extensions import db
+from tests.support.accounts import make_user as make_account
 from tests.support.probe_tasks import describe_user
 
 
@@ -60,3 +61,22 @@ def test_reset_email_delivered_by_the_real_worker(auth, sign_up, mailbox, start_
     response = auth.post(path, {"password": "a fresh new password"}, token_from=path)
     assert response.headers["Location"] == "/login"
     assert auth.login(password="a fresh new password").status_code == 303
+
+
+def test_the_console_shows_what_each_worker_thread_runs(app, auth, start_worker):
+    """The worker's heartbeat carries its busy threads, whatever kind of task they run."""
+    user_id = make_user(app)
+    make_account(app, "root@example.com", role="admin")
+    auth.login("root@example.com", "customer-password")
+    start_worker(HEARTBEAT_INTERVAL="0.3")
+    result = describe_user(user_id, pause=6.0)
+
+    def workers_card() -> str:
+        page = auth.client.get("/admin/?part=live").get_data(as_text=True)
+        return page.split('data-testid="workers"')[1].split("</div>")[0]
+
+    busy = f"runs <code>describe_user({user_id}, pause=6.0)</code> since"
+    assert wait_until(lambda: busy in workers_card()), workers_card()
+    assert "1 thread busy at that beat" in workers_card()
+    assert result.get(blocking=True, timeout=30)["email"] == "worker@example.com"
+    assert wait_until(lambda: "every thread idle at that beat" in workers_card(), timeout=10)
