@@ -20,6 +20,8 @@ def probe_slow(run: RunContext) -> dict:
     """Touches <folder>/started-<run id>, holds the run open until <folder>/release exists (a
     minute at most), then touches <folder>/returned-<run id>: a test acts while a run is open."""
     folder = Path(os.environ["PROBE_SLOW_DIR"])
+    with open(folder / "starts.log", "a") as starts:  # one line per execution, to count them
+        starts.write(f"{run.run_id} {run.slot_at.isoformat() if run.slot_at else 'manual'}\n")
     (folder / f"started-{run.run_id}").touch()
     deadline = time.monotonic() + 60
     while not (folder / "release").exists() and time.monotonic() < deadline:
@@ -30,10 +32,10 @@ def probe_slow(run: RunContext) -> dict:
 
 # Only when asked for, so the other scheduler tests see the same jobs as before. Its retries are
 # quick, so a run retried after a failed attempt finishes within the test's patience.
+PROBE_SLOW_POLICY = {
+    "catch_up": "latest",
+    "overlap": "skip",
+    "retry": RetryPolicy(retries=3, base=0.5, cap=1),
+}
 if os.environ.get("PROBE_SLOW_DIR"):
-    periodic(
-        "* * * * *",
-        catch_up="latest",
-        overlap="skip",
-        retry=RetryPolicy(retries=3, base=0.5, cap=1),
-    )(probe_slow)
+    periodic("* * * * *", **PROBE_SLOW_POLICY)(probe_slow)
