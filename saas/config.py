@@ -75,7 +75,8 @@ def from_environment() -> dict:
         "SQLALCHEMY_DATABASE_URI": database_uri(_get("DATABASE_URL"), instance_path),
         # One connection per worker thread, so deliveries never queue for the pool.
         "SQLALCHEMY_ENGINE_OPTIONS": {
-            "pool_pre_ping": True,
+            # No pool_pre_ping: a round trip per request; connections idle over DB_PING_IDLE
+            # seconds are pinged instead (saas.database.ping_when_idle).
             "pool_size": max(5, _get_int("WORKER_CONCURRENCY", 8)),
             "max_overflow": 10,
             # A request waits this long for a free connection, then answers 503.
@@ -86,6 +87,7 @@ def from_environment() -> dict:
         # dropped before it committed runs again within DB_WAIT; past it: 503 with Retry-After.
         "DB_WAIT": float(_get("DB_WAIT", "10")),
         "DB_CONNECT_TIMEOUT": float(_get("DB_CONNECT_TIMEOUT", "5")),
+        "DB_PING_IDLE": float(_get("DB_PING_IDLE", "1")),
         # Queue
         "REDIS_URL": redis_url,
         "REDIS_TIMEOUTS": redis_timeouts(),

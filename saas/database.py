@@ -7,7 +7,7 @@ import time
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, Engine, MetaData, event
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import DeclarativeBase, registry
 from sqlalchemy.types import TypeDecorator
@@ -58,6 +58,26 @@ def _unreachable(orig: BaseException) -> bool:
     # psycopg gives no SQLSTATE for a connection that failed on the client side (refused, reset).
     sqlstate = getattr(orig, "sqlstate", None)
     return sqlstate is None or sqlstate.startswith(UNAVAILABLE_SQLSTATES)
+
+
+def ping_when_idle(engine: Engine, idle: float) -> None:
+    """pool_pre_ping's check, for a connection that sat in the pool over `idle` seconds only: one
+    that a restart broke while it slept is replaced before use, and a busy pool pays no round
+    trip per checkout. One that breaks in use fails its request (rerun or 503, see errors.py)."""
+
+    @event.listens_for(engine, "checkin")
+    def checked_in(dbapi_connection, connection_record) -> None:
+        connection_record.info["checked_in_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def checked_out(dbapi_connection, connection_record, connection_proxy) -> None:
+        since = connection_record.info.get("checked_in_at")
+        if since is None or time.monotonic() - since < idle:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            raise DisconnectionError(f"idle connection failed its ping: {error}") from error
 
 
 def wait_for_connections(engine: Engine, *, wait: float, timeout: float) -> None:

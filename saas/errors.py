@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
-from saas.database import database_unavailable, wait_for_connections
+from saas.database import database_unavailable, ping_when_idle, wait_for_connections
 from saas.extensions import db, limiter
 
 log = logging.getLogger(__name__)
@@ -87,6 +87,14 @@ def _note_commit(connection) -> None:
         g.commit_started = True
 
 
+@event.listens_for(Engine, "before_cursor_execute")
+def _note_autocommit_write(connection, *_statement) -> None:
+    # A statement in autocommit commits itself (saas.extensions.autocommit_if_idle).
+    options = connection.get_execution_options()
+    if has_request_context() and options.get("isolation_level") == "AUTOCOMMIT":
+        g.commit_started = True
+
+
 def rerun_on_disconnect(dispatch):
     """Run the view again while its database is unreachable and it has not begun to commit (the
     server rolled its transaction back), for up to DB_WAIT seconds."""
@@ -117,6 +125,7 @@ def wait_for_the_database(app) -> None:
             wait_for_connections(
                 engine, wait=app.config["DB_WAIT"], timeout=app.config["DB_CONNECT_TIMEOUT"]
             )
+            ping_when_idle(engine, app.config["DB_PING_IDLE"])
     app.dispatch_request = rerun_on_disconnect(app.dispatch_request)
 
 

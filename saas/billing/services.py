@@ -17,7 +17,7 @@ from saas.billing.models import (
     Subscription,
 )
 from saas.database import now_utc
-from saas.extensions import db, insert_on_conflict
+from saas.extensions import autocommit_if_idle, db, insert_on_conflict
 from saas.jobs import lifecycle
 
 
@@ -111,6 +111,7 @@ def store_webhook_event(event: dict) -> tuple[int, bool]:
     (row id, whether it was stored before). A redelivery of an event that was stored but never
     processed (its task lost) queues it again: the claim keeps a doubled task harmless."""
     now = now_utc()
+    autocommit_if_idle()  # store + enqueue in two round trips: the INSERT, then the LPUSH
     stored = db.session.execute(
         insert_on_conflict(StripeEvent)
         .values(

@@ -4,6 +4,7 @@ from collections.abc import Callable
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from werkzeug.exceptions import TooManyRequests
 
 from saas.contact import services
 from saas.contact.forms import ContactForm
@@ -20,26 +21,28 @@ def visitor_key() -> str:
     return f"ip:{request.remote_addr}"
 
 
-def accepted(response) -> bool:
-    """Only successful submissions use up the allowance; a form with errors does not."""
-    return response.status_code == 303
-
-
-def contact_limits(view):
-    """Per visitor (user or IP) and a looser per-IP limit, on POST; failed forms don't count."""
-    view = limiter.limit(
-        lambda: current_app.config["CONTACT_LIMIT_PER_IP"], methods=["POST"], deduct_when=accepted
-    )(view)
-    return limiter.limit(
-        lambda: current_app.config["CONTACT_LIMIT_PER_VISITOR"],
-        key_func=visitor_key,
-        methods=["POST"],
-        deduct_when=accepted,
-    )(view)
+def take_allowances(email: str) -> bool:
+    """Count an accepted form against its limits, per visitor (user or IP) and a looser per IP,
+    and against the acknowledgement's allowance, in one round trip: 429 with Retry-After when a
+    limit is full (nothing counted); whether to acknowledge otherwise. A form with errors never
+    gets here, so it counts for nothing."""
+    config = current_app.config
+    taken = limiter.take(
+        [
+            (config["CONTACT_LIMIT_PER_VISITOR"], "contact-visitor", visitor_key()),
+            (config["CONTACT_LIMIT_PER_IP"], "contact-ip", request.remote_addr),
+        ],
+        services.acknowledgement_allowance(email),
+    )
+    if not taken.allowed:
+        raise TooManyRequests(
+            "Too many messages from you for now: please wait and try again.",
+            retry_after=taken.retry_after,
+        )
+    return any(taken.courtesies)
 
 
 @bp.route("/contact", methods=["GET", "POST"])
-@contact_limits
 def contact():
     return handle_contact_form(services.submit_message)
 
@@ -52,6 +55,7 @@ def handle_contact_form(submit: Callable[..., object]):
     if not form.validate_on_submit():
         status = 400 if request.method == "POST" else 200
         return render_template("contact/form.html", form=form), status
+    acknowledge = take_allowances(form.email.data)
     if not form.website.data:
         submit(
             name=form.name.data,
@@ -59,6 +63,7 @@ def handle_contact_form(submit: Callable[..., object]):
             message=form.message.data,
             user_id=current_user.id if current_user.is_authenticated else None,
             ip_address=request.remote_addr,
+            acknowledge=acknowledge,
         )
         db.session.commit()
     flash(THANKS, "success")

@@ -11,7 +11,7 @@ import redis
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
-from saas.extensions import db
+from saas.extensions import db, huey
 from saas.jobs.outage import Outage
 
 log = logging.getLogger(__name__)
@@ -71,9 +71,32 @@ def _enqueue_pending(session: Session) -> None:
             released = pending.pop(savepoint)
             pending.setdefault(_enclosing_savepoint(savepoint), []).extend(released)
         return
-    for tasks in session.info.pop(_PENDING, {}).values():
-        for task, args, kwargs in tasks:
+    calls = [call for tasks in session.info.pop(_PENDING, {}).values() for call in tasks]
+    if calls:
+        _enqueue_all(calls)
+
+
+def _enqueue_all(calls: list[tuple]) -> None:
+    """Every task of a commit: in one round trip on Redis, else (or if one of them can't be
+    serialized, so that it loses only itself) one by one."""
+    if len(calls) < 2 or not huey.can_pipeline():
+        for task, args, kwargs in calls:
             _enqueue(task, args, kwargs)
+        return
+    try:
+        huey.enqueue_many([task.s(*_resolved(args), **kwargs) for task, args, kwargs in calls])
+    except QUEUE_UNREACHABLE as error:
+        log.debug("Could not enqueue %s tasks after commit; the sweeps will", len(calls))
+        QUEUE_OUTAGE.failed(error)
+    except Exception:
+        for task, args, kwargs in calls:
+            _enqueue(task, args, kwargs)
+    else:
+        QUEUE_OUTAGE.recovered()
+
+
+def _resolved(args: tuple) -> tuple:
+    return tuple(arg.value if isinstance(arg, IdOf) else arg for arg in args)
 
 
 def _enqueue(task, args: tuple, kwargs: dict) -> None:
@@ -81,7 +104,7 @@ def _enqueue(task, args: tuple, kwargs: dict) -> None:
     # other tasks back. The sweeps re-enqueue work whose task was lost, so log and go on; a
     # queue that is down is logged once per outage, not once per task.
     try:
-        task(*(arg.value if isinstance(arg, IdOf) else arg for arg in args), **kwargs)
+        task(*_resolved(args), **kwargs)
     except QUEUE_UNREACHABLE as error:
         log.debug("Could not enqueue %s after commit; a sweep will", _task_name(task))
         QUEUE_OUTAGE.failed(error)

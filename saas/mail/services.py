@@ -61,9 +61,11 @@ def send_bulk(emails: Iterable[dict]) -> list[int]:
         )
     if not rows:
         return []
-    ids = list(
-        db.session.execute(db.insert(OutboundEmail).returning(OutboundEmail.id), rows).scalars()
-    )
+    # The Core table, not the ORM entity: the ORM's bulk insert splits rows by which values are
+    # None, one statement each; this is one INSERT for them all.
+    table = OutboundEmail.__table__
+    insert = db.insert(table).returning(table.c.id)
+    ids = list(db.session.execute(insert, rows).scalars())
     for email_id in ids:
         enqueue_after_commit(deliver_outbound_email, email_id)
     return ids

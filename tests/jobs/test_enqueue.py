@@ -12,6 +12,7 @@ from saas.auth.models import User
 from saas.extensions import db, huey
 from saas.flask_huey import FlaskHuey
 from saas.jobs.enqueue import IdOf, enqueue_after_commit
+from tests.support.round_trips import counting_round_trips
 
 
 @huey.task()
@@ -140,3 +141,13 @@ def test_enqueueing_before_init_app_raises():
     with pytest.raises(RuntimeError, match="not bound to an app"):
         unbound.pending_count()
     assert unbound.is_reachable() is False
+
+
+def test_the_tasks_of_one_commit_go_out_in_one_round_trip(app, monkeypatch):
+    with app.app_context():
+        for label in ("a", "b", "c"):
+            enqueue_after_commit(note, label)
+        with counting_round_trips(db.engine, monkeypatch) as trips:
+            db.session.commit()
+        assert queued() == ["a", "b", "c"]
+    assert len(trips.redis) == (1 if huey.can_pipeline() else 0), trips.redis
