@@ -1,5 +1,6 @@
 """Extensions, created unbound here and bound to the app in create_app."""
 
+import functools
 import logging
 import math
 import time
@@ -171,3 +172,15 @@ def autocommit_if_idle() -> None:
     server), which sends its after-commit tasks."""
     if db.engine.dialect.name == "postgresql" and not db.session().in_transaction():
         db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
+def reads_in_autocommit(view):
+    """For a view that only reads (polled often): its statements run in autocommit, without the
+    BEGIN and ROLLBACK round trips around them. Outermost, so the user is loaded that way too."""
+
+    @functools.wraps(view)
+    def read(*args, **kwargs):
+        autocommit_if_idle()
+        return view(*args, **kwargs)
+
+    return read

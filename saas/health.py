@@ -12,7 +12,7 @@ from flask import Blueprint, jsonify
 from sqlalchemy import text
 
 from saas.database import now_utc
-from saas.extensions import db, huey
+from saas.extensions import autocommit_if_idle, db, huey
 from saas.jobs import heartbeat
 from saas.mail.models import EmailStatus, OutboundEmail
 
@@ -24,6 +24,7 @@ MAIL_QUIET_FOR = timedelta(minutes=5)
 
 def _database() -> dict:
     try:
+        autocommit_if_idle()  # every check is a read: no BEGIN and ROLLBACK round trips
         db.session.execute(text("SELECT 1"))
     except Exception as error:
         db.session.rollback()

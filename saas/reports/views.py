@@ -19,7 +19,7 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
-from saas.extensions import db, limiter
+from saas.extensions import autocommit_if_idle, db, limiter, reads_in_autocommit
 from saas.reports import services, streams
 from saas.reports.models import (
     ACCOUNT_EXPORT,
@@ -113,6 +113,7 @@ def show(public_id: str):
 
 
 @bp.get("/reports/<public_id>/progress")
+@reads_in_autocommit
 @login_required
 def progress(public_id: str):
     return visible_report(public_id).progress()
@@ -145,6 +146,7 @@ def progress_events(report_id: int, lifetime: float, release):
         yield "retry: 1000\n\n"
         deadline, last = time.monotonic() + lifetime, None
         while time.monotonic() < deadline:
+            autocommit_if_idle()  # one round trip a poll: no BEGIN, no ROLLBACK
             state = db.session.get(Report, report_id, populate_existing=True).progress()
             db.session.rollback()  # release the connection between polls
             if state != last:
