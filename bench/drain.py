@@ -1,12 +1,14 @@
 """Drain benchmark: N emails through the outbox to an SMTP sink that takes DELAY s per message.
 
-Starts one real worker process (the Procfile's worker command, WORKER_CONCURRENCY threads), waits
-until it is consuming, commits N outbox rows in one transaction and prints how long it took from
-that commit until every row was sent, and the worker's CPU time per email. Uses DATABASE_URL /
-REDIS_URL when set (a fresh database is created and dropped), else the embedded default in a
-temporary folder.
+Starts P real worker processes (the Procfile's worker command; each has `--concurrency` threads,
+WORKER_CONCURRENCY, so P x concurrency sends run at once), waits until they are consuming, commits
+N outbox rows in one transaction and prints how long it took from that commit until every row was
+sent (the enqueue of the N tasks after the commit is part of it; its own time is printed too), and
+the workers' CPU time per email. Uses DATABASE_URL / REDIS_URL when set (a fresh database is
+created and dropped), else the embedded default in a temporary folder.
 
     .venv/bin/python -m bench.drain --emails 1000 --smtp-delay 0.2 --concurrency 50
+    .venv/bin/python -m bench.drain --emails 1000 --smtp-delay 0.2 --concurrency 50 --processes 2
 """
 
 import argparse
@@ -22,46 +24,57 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--emails", type=int, default=1000)
     parser.add_argument("--smtp-delay", type=float, default=0.2)
-    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--concurrency", type=int, default=50, help="threads per worker process")
+    parser.add_argument("--processes", type=int, default=1, help="worker processes")
     args = parser.parse_args()
 
     with SlowSink(args.smtp_delay) as sink:
         mail_env = {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(sink.port)}
         with Backend("drain", WORKER_CONCURRENCY=str(args.concurrency), **mail_env) as backend:
-            worker, ready = start_process("worker", ready_marker="consumer started")
+            workers = [
+                start_process("worker", ready_marker="consumer started")
+                for _ in range(args.processes)
+            ]
             try:
-                if not ready.wait(60):
-                    raise SystemExit("the worker did not start")
+                for _, ready in workers:
+                    if not ready.wait(60):
+                        raise SystemExit("a worker did not start")
                 time.sleep(1)  # let every consumer thread reach its first dequeue
-                cpu_before = cpu_seconds(worker.pid)
-                elapsed, sent = drain(backend.app, args.emails)
-                worker_cpu = cpu_seconds(worker.pid) - cpu_before
+                cpu_before = sum(cpu_seconds(worker.pid) for worker, _ in workers)
+                elapsed, enqueued, sent = drain(backend.app, args.emails)
+                worker_cpu = sum(cpu_seconds(worker.pid) for worker, _ in workers) - cpu_before
             finally:
-                worker.terminate()
-                worker.wait(timeout=30)
-    floor = args.emails * args.smtp_delay / args.concurrency
+                for worker, _ in workers:
+                    worker.terminate()
+                for worker, _ in workers:
+                    worker.wait(timeout=30)
+    sends = args.concurrency * args.processes
+    floor = args.emails * args.smtp_delay / sends
     print(
-        f"{backend.label}: drained {sent}/{args.emails} emails in {elapsed:.2f}s from the commit "
-        f"(floor {floor:.1f}s at {args.concurrency} concurrent sends); "
+        f"{backend.label}, {args.processes} worker process(es) x {args.concurrency} threads: "
+        f"drained {sent}/{args.emails} emails in {elapsed:.2f}s from the commit "
+        f"(floor {floor:.1f}s at {sends} concurrent sends; commit + enqueue {enqueued:.2f}s); "
         f"worker CPU {worker_cpu / max(sent, 1) * 1000:.1f} ms per email; "
         f"SMTP sink received {sink.received}"
     )
 
 
-def drain(app, emails: int) -> tuple[float, int]:
-    """Commit `emails` outbox rows at once; seconds until all are sent (gives up after 300 s)."""
+def drain(app, emails: int) -> tuple[float, float, int]:
+    """Commit `emails` outbox rows at once; seconds until the commit (with its enqueues) returned
+    and until all are sent (gives up after 300 s), and how many were sent."""
     with app.app_context():
         for number in range(emails):
             send_email(to=f"user{number}@example.com", template="password_changed")
         started = time.monotonic()
         db.session.commit()  # the rows become due, and their tasks are enqueued
+        enqueued = time.monotonic() - started
         while True:
             sent = db.session.execute(
                 db.select(db.func.count()).where(OutboundEmail.status == EmailStatus.SENT)
             ).scalar_one()
             db.session.rollback()
             if sent >= emails or time.monotonic() - started > 300:
-                return time.monotonic() - started, sent
+                return time.monotonic() - started, enqueued, sent
             time.sleep(0.02)
 
 

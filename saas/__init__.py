@@ -1,13 +1,12 @@
 """The SaaS application factory."""
 
-import logging
 from pathlib import Path
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from saas import config as settings
-from saas import health, pages
+from saas import health, logs, pages
 from saas.auth.cli import users_cli
 from saas.errors import register_error_handlers
 from saas.extensions import csrf, db, huey, limiter, login_manager, migrate
@@ -45,9 +44,7 @@ def configure(app: Flask, overrides: dict | None) -> None:
 
 
 def register_logging(app: Flask) -> None:
-    logging.basicConfig(
-        level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])
     app.logger.setLevel(app.config["LOG_LEVEL"])
 
 

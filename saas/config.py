@@ -65,6 +65,7 @@ def from_environment() -> dict:
         "INSTANCE_PATH": str(instance_path),
         "BASE_URL": base_url,
         "LOG_LEVEL": _get("LOG_LEVEL", "INFO").upper(),
+        "LOG_FORMAT": _get("LOG_FORMAT", "text").lower(),  # text | json (one object a line)
         "PROXY_HOPS": _get_int("PROXY_HOPS", 0),
         # Request bodies: larger ones are answered 413 before they are read; form fields are
         # parsed in memory up to MAX_FORM_MEMORY_SIZE, and at most MAX_FORM_PARTS of them.
@@ -249,6 +250,8 @@ def in_production(config) -> bool:
 
 def check(config: dict) -> None:
     """Refuse settings that are unsafe to run in production."""
+    if config.get("LOG_FORMAT", "text") not in ("text", "json"):
+        raise ConfigurationError(f"LOG_FORMAT must be text or json, not {config['LOG_FORMAT']!r}.")
     production = in_production(config) and not config.get("TESTING")
     if production and config["SECRET_KEY"] in (None, "", DEFAULT_SECRET_KEY):
         raise ConfigurationError(

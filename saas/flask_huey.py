@@ -2,7 +2,9 @@
 context. A leaf like saas.database (it imports nothing from saas), so saas.extensions, which
 creates the one Huey, stays below the job layer."""
 
+import logging
 import threading
+import time
 from datetime import UTC, datetime
 
 import redis
@@ -14,6 +16,8 @@ UNBOUND = "the Huey is not bound to an app: call huey.init_app(app) (create_app 
 
 # Huey's consumer waits this long in BRPOP for a task; a socket timeout must outlast it.
 BLOCKING_READ_SECONDS = 1
+# How often a consumer looks at Huey's SQLite queue while it is empty (see PollingSqliteStorage).
+SQLITE_POLL_SECONDS = 0.05
 
 
 def storage_for(config: dict) -> tuple[type, dict]:
@@ -29,7 +33,36 @@ def storage_for(config: dict) -> tuple[type, dict]:
             "expire_time": config["HUEY_RESULT_TTL"],
             "read_timeout": BLOCKING_READ_SECONDS,
         }
-    return SqliteStorage, {"filename": config["HUEY_SQLITE_PATH"]}
+    return PollingSqliteStorage, {"filename": config["HUEY_SQLITE_PATH"]}
+
+
+class PollingSqliteStorage(SqliteStorage):
+    """Huey's SQLite storage, read by a consumer as it reads Redis: `dequeue` waits up to
+    BLOCKING_READ_SECONDS for a task. One thread of the process polls the table every
+    SQLITE_POLL_SECONDS while the others wait for their turn, so a task starts within that
+    interval and an idle worker runs 20 small queries a second whatever its thread count (Huey's
+    own backoff, per thread, let a task wait up to --max-delay). Outside a consumer (the web
+    process, the tests' in-process runs) `dequeue` returns at once, as Huey's does."""
+
+    blocking = False  # set by FlaskHuey.create_consumer
+
+    def __init__(self, *args, read_timeout: float = BLOCKING_READ_SECONDS, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.read_timeout = read_timeout
+        self._turn = threading.Lock()
+
+    def dequeue(self):
+        if not self.blocking:
+            return super().dequeue()
+        deadline = time.monotonic() + self.read_timeout
+        if not self._turn.acquire(timeout=self.read_timeout):
+            return None
+        try:
+            while (data := super().dequeue()) is None and time.monotonic() < deadline:
+                time.sleep(SQLITE_POLL_SECONDS)
+            return data
+        finally:
+            self._turn.release()
 
 
 class UnboundStorage:
@@ -57,6 +90,18 @@ class FlaskHuey(Huey):
         self.storage = self.create_storage()
         self.flask_app = app
         app.extensions["huey"] = self
+
+    def create_consumer(self, **options):
+        """The consumer's threads wait in `dequeue` for a task, on either storage (Redis: BRPOP;
+        SQLite: see PollingSqliteStorage); --delay / --max-delay then only pace retries after a
+        failed read."""
+        self.storage.blocking = True
+        # huey_consumer has just given the "huey" logger a handler in a format of its own: drop
+        # it, so Huey's lines go through the app's (saas.logs: text, or JSON) like every other.
+        huey_logger = logging.getLogger("huey")
+        huey_logger.handlers.clear()
+        huey_logger.propagate = True
+        return super().create_consumer(**options)
 
     def execute(self, task, timestamp=None):
         """Run `task` in an app context, the one place tasks get one: consumer threads have none."""

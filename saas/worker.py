@@ -1,7 +1,5 @@
 """Consumer entry point: `huey_consumer saas.worker.huey`. Builds the app, imports every task."""
 
-import logging
-
 import saas.features  # noqa: F401 - every feature's tasks, registered before the consumer starts
 from saas import create_app
 from saas.extensions import huey
@@ -9,8 +7,6 @@ from saas.jobs.heartbeat import start_heartbeat_thread
 from saas.mail.sweeper import start_sweeper
 
 app = create_app()
-# The consumer gives the "huey" logger a handler of its own; don't print each line twice.
-logging.getLogger("huey").propagate = False
 start_heartbeat_thread(app, "worker", running=huey.threads_busy)
 start_sweeper(app)  # only when MAIL_SWEEP_INTERVAL is set; the scheduler sweeps otherwise
 

@@ -19,6 +19,7 @@ Each kind declares its states (a StrEnum in its models.py) and its columns in a 
 is declared with `@durable_task(KIND)`, which is how the sweep learns of it. This module imports
 no feature."""
 
+import functools
 import logging
 import threading
 import time
@@ -30,8 +31,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
+from sqlalchemy import ClauseElement, bindparam
 from sqlalchemy.exc import DBAPIError
 
+from saas import logs
 from saas.database import database_unavailable, now_utc
 from saas.extensions import db, huey
 from saas.jobs.enqueue import enqueue_after_commit
@@ -69,6 +72,8 @@ class Kind:
     # Extra values when a row goes back to pending (retry or reclaim), given the retry time.
     on_requeue: Callable[[datetime], dict] = lambda retry_at: {}
     task: Any = field(default=None, repr=False)
+    # Claim and outcome UPDATEs built once, by shape (see `_parametrized`).
+    statements: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def id(self):
@@ -82,7 +87,15 @@ def durable_task(kind: Kind, **options):
     """`@huey.task()` for the task that works on one row of `kind` (it takes the row id)."""
 
     def register(func):
-        kind.task = huey.task(**options)(func)
+        @functools.wraps(func)  # the same name: the task Huey registers is the function's
+        def on_row(row_id, *args, **kwargs):
+            work = logs.WORK.set({f"{kind.name}_id": row_id})  # each log line names the row
+            try:
+                return func(row_id, *args, **kwargs)
+            finally:
+                logs.WORK.reset(work)
+
+        kind.task = huey.task(**options)(on_row)
         KINDS[kind.name] = kind
         return kind.task
 
@@ -158,25 +171,51 @@ def claim(
     or not due)."""
     now = now_utc()
     seconds = kind.lease() if lease is None else lease
-    statement = (
-        db.update(kind.model)
-        .where(kind.id == row_id, kind.status.in_(kind.pending), *where)
-        .values(
-            {
-                kind.status: kind.active,
-                kind.attempts: kind.attempts + 1,
-                kind.lease_expires_at: now + timedelta(seconds=seconds),
-                **(values or {}),
-            }
+    values = {kind.lease_expires_at: now + timedelta(seconds=seconds), **(values or {})}
+
+    def build(row, values):
+        return (
+            db.update(kind.model)
+            .where(kind.id == row, kind.status.in_(kind.pending))
+            .values({kind.status: kind.active, kind.attempts: kind.attempts + 1, **values})
+            .returning(kind.attempts.label("attempts"), *returning)
+            .execution_options(synchronize_session=False)
         )
-        .returning(kind.attempts.label("attempts"), *returning)
-        .execution_options(synchronize_session=False)
-    )
+
+    shape = ("claim", *_names(returning))
+    statement, parameters = _parametrized(kind, shape, build, row_id, values)
+    if where:
+        statement = statement.where(*where)
     if executor is not None:
-        return executor.execute(statement).one_or_none()
-    row = db.session.execute(statement).one_or_none()
+        return executor.execute(statement, parameters).one_or_none()
+    row = db.session.execute(statement, parameters).one_or_none()
     db.session.commit()
     return row
+
+
+def _names(columns) -> tuple:
+    return tuple(getattr(column, "key", None) for column in columns)
+
+
+def _parametrized(kind: Kind, shape: tuple, build, row_id, values: dict) -> tuple[Any, dict]:
+    """`build(row_id, values)`, or the same statement built once for this `shape` and these
+    columns with the row id and the values as parameters, and those parameters: building and
+    hashing a statement costs more CPU than running it (two per email). Values that are SQL
+    expressions, or columns without names, build it afresh."""
+    names = (*shape, *_names(values))
+    if not all(isinstance(name, str) for name in names) or any(
+        isinstance(value, ClauseElement) for value in values.values()
+    ):
+        return build(row_id, values), {}
+    statement = kind.statements.get(names)
+    if statement is None:
+        placeholders = {
+            column: bindparam(f"value_{number}", type_=column.type)
+            for number, column in enumerate(values)
+        }
+        statement = kind.statements[names] = build(bindparam("row_id"), placeholders)
+    parameters = {f"value_{number}": value for number, value in enumerate(values.values())}
+    return statement, {"row_id": row_id, **parameters}
 
 
 def postpone(kind: Kind, row_id: int, delay: float, *, where=(), executor=None) -> bool:
@@ -241,16 +280,21 @@ def finish(
 ) -> bool:
     """Record the outcome while the row is still ours; True if it was. `then()` adds what must
     commit with the outcome (e.g. an email), and runs only if the row was still ours."""
-    statement = (
-        db.update(kind.model)
-        .where(kind.id == row_id, kind.status == kind.active)
-        .values({kind.status: status, kind.lease_expires_at: None, **(values or {})})
-        .returning(kind.id)
-        .execution_options(synchronize_session=False)
-    )
+
+    def build(row, values):
+        return (
+            db.update(kind.model)
+            .where(kind.id == row, kind.status == kind.active)
+            .values({kind.status: status, kind.lease_expires_at: None, **values})
+            .returning(kind.id)
+            .execution_options(synchronize_session=False)
+        )
+
+    shape = ("finish", status)
+    statement, parameters = _parametrized(kind, shape, build, row_id, values or {})
 
     def write(connection) -> bool:
-        ours = connection.execute(statement).first() is not None
+        ours = connection.execute(statement, parameters).first() is not None
         if ours and then is not None:
             then()
         return ours

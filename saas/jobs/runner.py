@@ -8,6 +8,7 @@ import time
 
 from flask import current_app
 
+from saas import logs
 from saas.database import now_utc
 from saas.extensions import db
 from saas.jobs import lifecycle
@@ -46,7 +47,7 @@ def run_job(run_id: int) -> None:
         _record_failure(context, job, error, time.monotonic() - started)
         return
     _finish(run_id, RunStatus.SUCCEEDED, result=result, duration=time.monotonic() - started)
-    log.info("Job %s (run %s) succeeded: %s", job.name, run_id, result)
+    log.log(logs.level_for(result), "Job %s (run %s) succeeded: %s", job.name, run_id, result)
 
 
 def lease_of(job: Job) -> float:

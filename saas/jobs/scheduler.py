@@ -111,8 +111,9 @@ def claim(job: Job, now: datetime, control: JobControl | None = None) -> list[in
     enqueued = [row.id for row in won if row.status == RunStatus.ENQUEUED]
     for run_id in enqueued:
         enqueue_after_commit(run_job, run_id)
-    for row in won:
-        log.info("Job %s slot %s: %s", job.name, row.slot_at.isoformat(), row.status)
+    for row in won:  # a slot enqueued is routine (its run logs what it did); a skip is news
+        level = logging.DEBUG if row.status == RunStatus.ENQUEUED else logging.INFO
+        log.log(level, "Job %s slot %s: %s", job.name, row.slot_at.isoformat(), row.status)
     return enqueued
 
 

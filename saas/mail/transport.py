@@ -3,8 +3,10 @@ refuses or does not answer connections trips the breaker (saas.mail.breaker): se
 for a probe (`wait_before_sending`) instead of spending attempts."""
 
 import binascii
+import functools
 import io
 import logging
+import secrets
 import smtplib
 import ssl
 import threading
@@ -16,6 +18,7 @@ from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
 from email.mime.text import MIMEText
+from email.policy import Compat32
 from email.utils import formataddr, formatdate, getaddresses, parseaddr, quote
 from pathlib import Path
 
@@ -40,6 +43,25 @@ ADDRESS_HEADERS = ("From", "To", "Reply-To")
 CONNECTION_SETTINGS = ("MAIL_SERVER", "MAIL_PORT", "MAIL_USE_SSL", "MAIL_USE_TLS", "MAIL_USERNAME")
 
 
+class _Compat32Headers(Compat32):
+    """compat32, minus its Header round trip for a value it would write as is: one short line
+    of printable ASCII, no trailing space (most headers). ~20 us per header, 13 per message."""
+
+    def fold_binary(self, name, value):
+        if (
+            isinstance(value, str)
+            and value.isascii()
+            and value.isprintable()
+            and not value.endswith(" ")
+            and len(name) + 2 + len(value) <= self.max_line_length
+        ):
+            return f"{name}: {value}{self.linesep}".encode("ascii")
+        return super().fold_binary(name, value)
+
+
+GENERATOR_POLICY = _Compat32Headers()
+
+
 class TransportDown(TransientError):
     """The mail server could not be reached: connection refused or timed out, no route, or it
     closed or refused the session before greeting."""
@@ -48,7 +70,7 @@ class TransportDown(TransientError):
 def build_message(
     *, to: str, rendered: RenderedEmail, reply_to: str | None = None, message_id: str | None = None
 ) -> Message:
-    message = MIMEMultipart("alternative")
+    message = MIMEMultipart("alternative", boundary=_boundary())
     message["From"] = _address_header(current_app.config["MAIL_DEFAULT_SENDER"])
     message["To"] = _address_header(to)
     if reply_to:
@@ -60,6 +82,12 @@ def build_message(
     message.attach(_text_part(rendered.text))
     message.attach(_quoted_printable_part(rendered.html, "html"))
     return message
+
+
+def _boundary() -> str:
+    """A boundary no body holds by chance (128 random bits; in the quoted-printable HTML "=" is
+    =3D), so the generator skips its search of the bodies for one (a regex compiled per email)."""
+    return f"=_{secrets.token_hex(16)}"
 
 
 def _text_part(text: str) -> Message:
@@ -80,6 +108,7 @@ def _text_header(value: str) -> str:
     return value if value.isascii() else Header(value, "utf-8").encode()
 
 
+@functools.lru_cache(maxsize=4096)  # the sender's on every email; a pure function of `value`
 def _address_header(value: str) -> str:
     """An address header with an IDNA (xn--) domain; a UTF-8 local part is written as 8-bit
     UTF-8 (RFC 6532; compat32 holds such bytes as surrogates), which only SMTPUTF8 may carry."""
@@ -270,7 +299,9 @@ def _first_international_address(message: Message) -> str | None:
 def _flatten(message: Message, linesep: str) -> bytes:
     """The message's bytes; no mbox-style ">From " mangling, which would change the text."""
     buffer = io.BytesIO()
-    BytesGenerator(buffer, mangle_from_=False).flatten(message, linesep=linesep)
+    BytesGenerator(buffer, mangle_from_=False, policy=GENERATOR_POLICY).flatten(
+        message, linesep=linesep
+    )
     return buffer.getvalue()
 
 
