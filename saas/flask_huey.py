@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import redis
 from huey import Huey, signals
-from huey.storage import RedisExpireStorage, RedisStorage, SqliteStorage
+from huey.storage import RedisExpireStorage, SqliteStorage
 
 UNBOUND = "the Huey is not bound to an app: call huey.init_app(app) (create_app does) first"
 
@@ -28,12 +28,22 @@ def storage_for(config: dict) -> tuple[type, dict]:
         if "socket_timeout" in timeouts:
             timeouts["socket_timeout"] = max(timeouts["socket_timeout"], BLOCKING_READ_SECONDS + 1)
         pool = redis.ConnectionPool.from_url(config["REDIS_URL"], **timeouts)
-        return RedisExpireStorage, {
+        return BatchRedisStorage, {
             "connection_pool": pool,
             "expire_time": config["HUEY_RESULT_TTL"],
             "read_timeout": BLOCKING_READ_SECONDS,
         }
     return PollingSqliteStorage, {"filename": config["HUEY_SQLITE_PATH"]}
+
+
+class BatchRedisStorage(RedisExpireStorage):
+    """Huey's Redis storage (results expire), plus many tasks in one round trip."""
+
+    def enqueue_many(self, messages: list[bytes]) -> None:
+        pipeline = self.conn.pipeline(transaction=False)
+        for message in messages:
+            pipeline.lpush(self.queue_key, message)
+        pipeline.execute()
 
 
 class PollingSqliteStorage(SqliteStorage):
@@ -50,6 +60,12 @@ class PollingSqliteStorage(SqliteStorage):
         super().__init__(*args, **kwargs)
         self.read_timeout = read_timeout
         self._turn = threading.Lock()
+
+    def enqueue_many(self, messages: list[bytes]) -> None:
+        """Many tasks in one write transaction (each `enqueue` takes the file's lock and syncs)."""
+        rows = [(self.name, self.to_blob(message)) for message in messages]
+        with self.db(commit=True) as cursor:
+            cursor.executemany("insert into task (queue, data, priority) values (?, ?, 0)", rows)
 
     def dequeue(self):
         if not self.blocking:
@@ -123,23 +139,20 @@ class FlaskHuey(Huey):
         finally:
             self.in_flight.pop(thread, None)
 
-    def can_pipeline(self) -> bool:
-        """Whether enqueue_many sends many tasks in one round trip (Redis)."""
-        return isinstance(self.storage, RedisStorage) and not self._immediate
+    def can_enqueue_many(self) -> bool:
+        """Whether enqueue_many can send many tasks at once (both storages here can)."""
+        return hasattr(self.storage, "enqueue_many") and not self._immediate
 
     def enqueue_many(self, tasks: list) -> None:
-        """Enqueue Task objects (`task.s(...)`) in one round trip: a pipeline of the LPUSHes
-        `enqueue` would send one by one. Every task is serialized before any is sent, so one
-        that can't be leaves nothing half done. Redis only (see can_pipeline)."""
+        """Enqueue Task objects (`task.s(...)`) at once: on Redis one pipeline of the LPUSHes
+        `enqueue` would send one by one, on SQLite one transaction. Every task is serialized
+        before any is sent, so one that can't be leaves nothing half done."""
         messages = []
         for task in tasks:
             if task.expires:
                 task.resolve_expires(self.utc)
             messages.append(self.serialize_task(task))
-        pipeline = self.storage.conn.pipeline(transaction=False)
-        for message in messages:
-            pipeline.lpush(self.storage.queue_key, message)
-        pipeline.execute()
+        self.storage.enqueue_many(messages)
         for task in tasks:
             self._emit(signals.SIGNAL_ENQUEUED, task)
 

@@ -77,9 +77,9 @@ def _enqueue_pending(session: Session) -> None:
 
 
 def _enqueue_all(calls: list[tuple]) -> None:
-    """Every task of a commit: in one round trip on Redis, else (or if one of them can't be
-    serialized, so that it loses only itself) one by one."""
-    if len(calls) < 2 or not huey.can_pipeline():
+    """Every task of a commit at once (one round trip on Redis, one transaction on SQLite); if one
+    of them can't be serialized, one by one, so that it loses only itself."""
+    if len(calls) < 2 or not huey.can_enqueue_many():
         for task, args, kwargs in calls:
             _enqueue(task, args, kwargs)
         return
