@@ -64,6 +64,14 @@ def _recent(model, *where, order=None):
     return list(db.session.execute(query).scalars())
 
 
+def runs_that_touched(user_id: int) -> list[JobRun]:
+    """Runs about the account (a per-account task) and runs that emailed it (a periodic job)."""
+    emailed = db.select(OutboundEmail.job_run_id).where(
+        OutboundEmail.user_id == user_id, OutboundEmail.job_run_id.is_not(None)
+    )
+    return _recent(JobRun, db.or_(JobRun.user_id == user_id, JobRun.id.in_(emailed)))
+
+
 @bp.get("/users/<int:user_id>")
 @admin_required
 def user(user_id: int):
@@ -75,7 +83,7 @@ def user(user_id: int):
         card=db.session.execute(db.select(Card).where(Card.user_id == user_id)).scalar(),
         emails=_recent(OutboundEmail, OutboundEmail.user_id == user_id),
         reports=_recent(Report, Report.user_id == user_id),
-        runs=_recent(JobRun, JobRun.user_id == user_id),
+        runs=runs_that_touched(user_id),
         tasks=PER_USER_TASKS,
         audit_entries=entries_for("user", user_id),
     )

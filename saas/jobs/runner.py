@@ -5,6 +5,9 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from flask import current_app
 
@@ -39,7 +42,7 @@ def run_job(run_id: int) -> None:
     db.session.rollback()
     started = time.monotonic()
     try:
-        with lifecycle.lease_kept(JOB_RUNS, run_id, lease_of(job)):
+        with lifecycle.lease_kept(JOB_RUNS, run_id, lease_of(job)), running(run_id):
             result = job.func(context)
             db.session.commit()
     except Exception as error:
@@ -48,6 +51,23 @@ def run_job(run_id: int) -> None:
         return
     _finish(run_id, RunStatus.SUCCEEDED, result=result, duration=time.monotonic() - started)
     log.log(logs.level_for(result), "Job %s (run %s) succeeded: %s", job.name, run_id, result)
+
+
+# The run whose job is executing in this thread: what it writes can name it (emails do).
+CURRENT_RUN: ContextVar[int | None] = ContextVar("current_run", default=None)
+
+
+def current_run_id() -> int | None:
+    return CURRENT_RUN.get()
+
+
+@contextmanager
+def running(run_id: int) -> Iterator[None]:
+    token = CURRENT_RUN.set(run_id)
+    try:
+        yield
+    finally:
+        CURRENT_RUN.reset(token)
 
 
 def lease_of(job: Job) -> float:

@@ -40,6 +40,10 @@ class OutboundEmail(db.Model):
     user_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
+    # The job run that sent it, if any: an account's console page lists the runs that touched it.
+    job_run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("job_runs.id", ondelete="SET NULL"), index=True
+    )
     reply_to: Mapped[str | None] = mapped_column(String(254))
     template: Mapped[str] = mapped_column(String(100))
     context: Mapped[dict] = mapped_column(JSON)

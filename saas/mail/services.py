@@ -7,6 +7,7 @@ from saas.database import now_utc
 from saas.extensions import db
 from saas.jobs import lifecycle
 from saas.jobs.enqueue import IdOf, enqueue_after_commit
+from saas.jobs.runner import current_run_id
 from saas.mail.models import EMAILS, EmailStatus, OutboundEmail
 from saas.mail.tasks import deliver_outbound_email
 
@@ -21,6 +22,7 @@ def send_email(
     email = OutboundEmail(
         to_address=to,
         user_id=user_id,
+        job_run_id=current_run_id(),
         reply_to=reply_to,
         template=template,
         context=context,
@@ -34,7 +36,7 @@ def send_email(
 def send_bulk(emails: Iterable[dict]) -> list[int]:
     """Many emails in one INSERT (each dict: to, template, optional reply_to and user_id, context
     keys); like send_email, in the caller's transaction, each task enqueued after the commit."""
-    now = now_utc()
+    now, run_id = now_utc(), current_run_id()
     rows = []
     for email in emails:
         context = dict(email)
@@ -48,6 +50,7 @@ def send_bulk(emails: Iterable[dict]) -> list[int]:
             {
                 "to_address": to,
                 "user_id": user_id,
+                "job_run_id": run_id,
                 "reply_to": reply_to,
                 "template": template,
                 "context": context,

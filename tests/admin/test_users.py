@@ -182,3 +182,26 @@ def test_an_admin_cancels_a_queued_report_and_not_a_finished_one(app, auth, admi
         statuses = dict(db.session.execute(db.select(Report.public_id, Report.status)).all())
     assert (statuses[queued_id], statuses[done_id]) == ("canceled", "succeeded")
     assert [o for _a, _t, _i, o, _m in audit(app)] == ["done", "refused", "refused"]
+
+
+@pytest.mark.usefixtures("fixed_clock")
+def test_an_accounts_page_lists_the_periodic_runs_that_emailed_it(
+    app, auth, admin, run_queued_tasks
+):
+    soon = make_user(app, "soon@example.com", card=(*months_ahead(0), "1111"))
+    later = make_user(app, "later@example.com", card=(*months_ahead(13), "3333"))
+    post(auth, "/admin/jobs/mark_expiring_cards/run", {"confirm": "yes"})
+    run_queued_tasks()  # the run, then the email it queued
+    with app.app_context():
+        run = db.session.execute(
+            db.select(JobRun).where(JobRun.job == "mark_expiring_cards")
+        ).scalar_one()
+        run_id, status = run.id, run.status
+    assert status == "succeeded"
+
+    def runs_card(user_id: int) -> str:
+        page = auth.client.get(f"/admin/users/{user_id}").get_data(as_text=True)
+        return page.split('data-testid="runs"')[1].split("</section>")[0]
+
+    assert f">{run_id}</a>" in runs_card(soon) and "mark_expiring_cards" in runs_card(soon)
+    assert "mark_expiring_cards" not in runs_card(later)  # the run did not email this one
