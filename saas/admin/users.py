@@ -65,11 +65,16 @@ def _recent(model, *where, order=None):
 
 
 def runs_that_touched(user_id: int) -> list[JobRun]:
-    """Runs about the account (a per-account task) and runs that emailed it (a periodic job)."""
-    emailed = db.select(OutboundEmail.job_run_id).where(
+    """Runs about the account (a per-account task) and runs that emailed it (a periodic job).
+    Two small indexed reads, not one OR: with a subquery in it, PostgreSQL walks job_runs."""
+    about = db.select(JobRun.id).where(JobRun.user_id == user_id)
+    emailed = db.select(OutboundEmail.job_run_id.label("id")).where(
         OutboundEmail.user_id == user_id, OutboundEmail.job_run_id.is_not(None)
     )
-    return _recent(JobRun, db.or_(JobRun.user_id == user_id, JobRun.id.in_(emailed)))
+    ids = set()
+    for query, column in ((about, JobRun.id), (emailed, OutboundEmail.job_run_id)):
+        ids.update(db.session.execute(query.order_by(column.desc()).limit(RECENT)).scalars())
+    return _recent(JobRun, JobRun.id.in_(sorted(ids)[-RECENT:]))
 
 
 @bp.get("/users/<int:user_id>")
