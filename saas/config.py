@@ -74,11 +74,13 @@ def from_environment() -> dict:
         "MAX_FORM_PARTS": _get_int("MAX_FORM_PARTS", 100),
         # Database
         "SQLALCHEMY_DATABASE_URI": database_uri(_get("DATABASE_URL"), instance_path),
-        # One connection per worker thread, so deliveries never queue for the pool.
         "SQLALCHEMY_ENGINE_OPTIONS": {
             # No pool_pre_ping: a round trip per request; connections idle over DB_PING_IDLE
             # seconds are pinged instead (saas.database.ping_when_idle).
-            "pool_size": max(5, _get_int("WORKER_CONCURRENCY", 8)),
+            # Connections a process keeps (up to 10 more while busier). By default one per worker
+            # thread, so a task never queues for one; a worker that mostly sends email needs
+            # fewer (a send holds none), and PostgreSQL's max_connections bounds the sum.
+            "pool_size": _get_int("DB_POOL_SIZE", max(5, _get_int("WORKER_CONCURRENCY", 8))),
             "max_overflow": 10,
             # A request waits this long for a free connection, then answers 503.
             "pool_timeout": float(_get("DB_WAIT", "10")),

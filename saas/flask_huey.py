@@ -12,6 +12,10 @@ from huey import Huey, signals
 from huey.storage import RedisExpireStorage, SqliteStorage
 
 UNBOUND = "the Huey is not bound to an app: call huey.init_app(app) (create_app does) first"
+NO_REVOCATION = (
+    "Huey's revocation is off here: cancel work through its row (saas.jobs.lifecycle.discard; "
+    "its queued task then claims nothing)"
+)
 
 
 # Huey's consumer waits this long in BRPOP for a task; a socket timeout must outlast it.
@@ -138,6 +142,22 @@ class FlaskHuey(Huey):
                 return super().execute(task, timestamp)
         finally:
             self.in_flight.pop(thread, None)
+
+    # Work is cancelled through its row, so no revocation key is ever written, and the read of a
+    # task's keys before it runs and their delete after it ran (two storage round trips per task,
+    # about 4 ms of a 50-thread worker's time per email on Redis) are skipped.
+    def is_revoked(self, task, timestamp=None, peek=True) -> bool:
+        return False
+
+    def delete(self, key):
+        if key.startswith("r:"):  # Task.revoke_id, which Huey deletes after every task
+            return False
+        return super().delete(key)
+
+    def revoke(self, *args, **kwargs):
+        raise NotImplementedError(NO_REVOCATION)
+
+    revoke_all = revoke_by_id = restore = restore_all = restore_by_id = revoke
 
     def can_enqueue_many(self) -> bool:
         """Whether enqueue_many can send many tasks at once (both storages here can)."""

@@ -17,7 +17,11 @@ lease says until when it may be presumed alive) or *finished*. The transitions:
 
 Each kind declares its states (a StrEnum in its models.py) and its columns in a `Kind`; its task
 is declared with `@durable_task(KIND)`, which is how the sweep learns of it. This module imports
-no feature."""
+no feature.
+
+A hot path (the outbox) runs its transitions with `autocommit=True`: each is one statement that
+commits on its own, on a connection checked out for it and given back at once, so a thread holds
+no connection while it waits on a slow service between claim and outcome."""
 
 import functools
 import logging
@@ -31,7 +35,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import ClauseElement, bindparam
+from sqlalchemy import ClauseElement, Connection, bindparam
 from sqlalchemy.exc import DBAPIError
 
 from saas import logs
@@ -164,30 +168,41 @@ def traceback_of(error: BaseException) -> str:
 
 
 def claim(
-    kind: Kind, row_id: int, *, where=(), returning=(), values=None, executor=None, lease=None
+    kind: Kind,
+    row_id: int,
+    *,
+    due_by=None,
+    returning=(),
+    values=None,
+    autocommit: bool = False,
+    lease=None,
 ):
-    """Take a pending row for one attempt (setting `values` too); returns the RETURNING row
-    (attempts first), or None when the row is not pending (finished, held by another worker,
-    or not due)."""
+    """Take a pending row for one attempt (setting `values` too), if it is due by `due_by` when
+    that is given; returns the RETURNING row (attempts first), or None when the row is not
+    pending (finished, held by another worker) or not due."""
     now = now_utc()
     seconds = kind.lease() if lease is None else lease
     values = {kind.lease_expires_at: now + timedelta(seconds=seconds), **(values or {})}
 
     def build(row, values):
-        return (
+        statement = (
             db.update(kind.model)
             .where(kind.id == row, kind.status.in_(kind.pending))
             .values({kind.status: kind.active, kind.attempts: kind.attempts + 1, **values})
             .returning(kind.attempts.label("attempts"), *returning)
             .execution_options(synchronize_session=False)
         )
+        if due_by is not None:
+            statement = statement.where(kind.due_at <= bindparam("due_by", type_=kind.due_at.type))
+        return statement
 
-    shape = ("claim", *_names(returning))
+    shape = ("claim", "due_by" if due_by is not None else "", *_names(returning))
     statement, parameters = _parametrized(kind, shape, build, row_id, values)
-    if where:
-        statement = statement.where(*where)
-    if executor is not None:
-        return executor.execute(statement, parameters).one_or_none()
+    if due_by is not None:
+        parameters["due_by"] = due_by
+    if autocommit:
+        with autocommit_connection() as connection:
+            return connection.execute(statement, parameters).one_or_none()
     row = db.session.execute(statement, parameters).one_or_none()
     db.session.commit()
     return row
@@ -218,17 +233,22 @@ def _parametrized(kind: Kind, shape: tuple, build, row_id, values: dict) -> tupl
     return statement, {"row_id": row_id, **parameters}
 
 
-def postpone(kind: Kind, row_id: int, delay: float, *, where=(), executor=None) -> bool:
-    """Leave a pending (and, per `where`, due) row unclaimed, its attempts unspent, and run its
-    task again in `delay` seconds; False when the row is not pending, so nothing is scheduled."""
+def postpone(
+    kind: Kind, row_id: int, delay: float, *, due_by=None, autocommit: bool = False
+) -> bool:
+    """Leave a pending row (due by `due_by`, when given) unclaimed, its attempts unspent, and run
+    its task again in `delay` seconds; False when the row is not pending (or not due), so nothing
+    is scheduled."""
+    due = () if due_by is None else (kind.due_at <= due_by,)
     statement = (
         db.update(kind.model)
-        .where(kind.id == row_id, kind.status.in_(kind.pending), *where)
+        .where(kind.id == row_id, kind.status.in_(kind.pending), *due)
         .values({kind.due_at: now_utc() + timedelta(seconds=delay)})
         .execution_options(synchronize_session=False)
     )
-    if executor is not None:
-        moved = executor.execute(statement).rowcount
+    if autocommit:
+        with autocommit_connection() as connection:
+            moved = connection.execute(statement).rowcount
     else:
         moved = db.session.execute(statement).rowcount
         db.session.commit()
@@ -276,7 +296,13 @@ def lease_kept(kind: Kind, row_id: int, lease: float | None = None) -> Iterator[
 
 
 def finish(
-    kind: Kind, row_id: int, status: str, values: dict | None = None, *, executor=None, then=None
+    kind: Kind,
+    row_id: int,
+    status: str,
+    values: dict | None = None,
+    *,
+    autocommit: bool = False,
+    then=None,
 ) -> bool:
     """Record the outcome while the row is still ours; True if it was. `then()` adds what must
     commit with the outcome (e.g. an email), and runs only if the row was still ours."""
@@ -299,7 +325,7 @@ def finish(
             then()
         return ours
 
-    return execute_durably(write, executor)
+    return execute_durably(write, autocommit)
 
 
 @dataclass(frozen=True)
@@ -316,7 +342,7 @@ def fail(
     error: BaseException,
     values=None,
     *,
-    executor=None,
+    autocommit: bool = False,
     policy: RetryPolicy | None = None,
     message: str | None = None,
     age: float | None = None,
@@ -336,7 +362,7 @@ def fail(
     else:
         status, retry_at = kind.retrying, now_utc() + timedelta(seconds=delay)
         changes.update({kind.due_at: retry_at, **kind.on_requeue(retry_at)})
-    if not finish(kind, row_id, status, changes, executor=executor):
+    if not finish(kind, row_id, status, changes, autocommit=autocommit):
         return Failure(None, None, message)
     if delay is not None:
         kind.task.schedule((row_id,), delay=delay)
@@ -349,11 +375,11 @@ def _failure_text(policy: RetryPolicy, error: BaseException, message: str, final
     return (f"{reason}: {message}" if reason else message)[:ERROR_LIMIT]
 
 
-def execute_durably(write, executor=None):
-    """Run `write(connection)` and commit; while the database is unreachable, run it again with
-    backoff (up to OUTCOME_RETRY_FOR seconds) in this same worker, on a fresh connection from
-    the session (the attempt's own `executor` is gone by then). The caller has committed its
-    own changes first: a retry writes only what `write` writes.
+def execute_durably(write, autocommit: bool = False):
+    """Run `write(connection)` and commit (in the session, or on an autocommit connection);
+    while the database is unreachable, run it again with backoff (up to OUTCOME_RETRY_FOR
+    seconds) in this same worker, on a fresh connection. The caller has committed its own
+    changes first: a retry writes only what `write` writes.
 
     The row stays ours meanwhile: the sweep takes back only a row whose lease has expired, and
     the outcome's UPDATE asks for the active status, not an unexpired lease. A new connection
@@ -364,12 +390,11 @@ def execute_durably(write, executor=None):
     pause = 0.1
     while True:
         try:
-            return _write_once(write, executor)
+            return _write_once(write, autocommit)
         except DBAPIError as error:
             if not database_unavailable(error) or time.monotonic() + pause > deadline:
                 raise
             db.session.rollback()
-            executor = None
             log.warning(
                 "Database unreachable (%s); writing the outcome again", type(error).__name__
             )
@@ -377,12 +402,20 @@ def execute_durably(write, executor=None):
             pause = min(pause * 2, 1.0)
 
 
-def _write_once(write, executor):
-    if executor is not None:
-        return write(executor)  # an autocommit connection
+def _write_once(write, autocommit: bool):
+    if autocommit:
+        with autocommit_connection() as connection:
+            return write(connection)
     result = write(db.session)
     db.session.commit()
     return result
+
+
+@contextmanager
+def autocommit_connection() -> Iterator[Connection]:
+    """A pooled connection on which each statement is its own transaction, for one transition."""
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        yield connection
 
 
 def sweep(kind: Kind) -> dict[str, int]:

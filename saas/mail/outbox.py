@@ -1,22 +1,18 @@
 """Outbox attempts through the durable-work lifecycle, on its autocommit fast path.
 
 An attempt's transitions (claim, record_sent, record_failure) are single statements that commit
-on their own, on one connection held for the attempt (`attempt_connection`): the outcome is
-written one round trip after the SMTP server answers, which keeps the window in which a killed
-worker causes a duplicate short. If the database drops meanwhile, the lifecycle writes the
-outcome again on a fresh connection once it is back. While the mail server is down (the
-breaker is open) an attempt is not even claimed: `postpone` puts the task back."""
+on their own, each on a pooled connection checked out for it: no connection is held while the
+SMTP server takes its time, so a worker's threads need a few connections, not one each. The
+outcome is written one round trip after the SMTP server answers, which keeps the window in
+which a killed worker causes a duplicate short. If the database drops meanwhile, the lifecycle
+writes the outcome again on a fresh connection once it is back. While the mail server is down
+(the breaker is open) an attempt is not even claimed: `postpone` puts the task back."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import Message
 
-from sqlalchemy import Connection
-
 from saas.database import now_utc
-from saas.extensions import db
 from saas.jobs import lifecycle
 from saas.mail.models import EMAILS, EmailStatus, OutboundEmail
 from saas.mail.rendering import render_email
@@ -41,16 +37,17 @@ class ClaimedEmail:
         return (now_utc() - self.created_at).total_seconds()
 
 
-def _due() -> tuple:
-    return (OutboundEmail.next_attempt_at <= now_utc() + timedelta(seconds=1),)
+def _due_by() -> datetime:
+    """A row due within the second is taken now: its task may run a moment early."""
+    return now_utc() + timedelta(seconds=1)
 
 
-def claim(connection: Connection, email_id: int) -> ClaimedEmail | None:
+def claim(email_id: int) -> ClaimedEmail | None:
     """Take the row for one attempt, if it is pending and due."""
     row = lifecycle.claim(
         EMAILS,
         email_id,
-        where=_due(),
+        due_by=_due_by(),
         returning=(
             OutboundEmail.to_address,
             OutboundEmail.reply_to,
@@ -58,7 +55,7 @@ def claim(connection: Connection, email_id: int) -> ClaimedEmail | None:
             OutboundEmail.context,
             OutboundEmail.created_at,
         ),
-        executor=connection,
+        autocommit=True,
     )
     if row is None:
         return None
@@ -77,15 +74,7 @@ def claim(connection: Connection, email_id: int) -> ClaimedEmail | None:
 def postpone(email_id: int, delay: float) -> bool:
     """Run the row's task again in `delay` seconds without claiming it (no attempt is spent);
     False when it is not pending and due (sent, held, or its own retry is scheduled later)."""
-    with attempt_connection() as connection:
-        return lifecycle.postpone(EMAILS, email_id, delay, where=_due(), executor=connection)
-
-
-@contextmanager
-def attempt_connection() -> Iterator[Connection]:
-    """An autocommit connection for one delivery attempt: each statement is its own transaction."""
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        yield connection
+    return lifecycle.postpone(EMAILS, email_id, delay, due_by=_due_by(), autocommit=True)
 
 
 def prepare(email: ClaimedEmail) -> Message:
@@ -96,7 +85,7 @@ def prepare(email: ClaimedEmail) -> Message:
     )
 
 
-def record_sent(connection: Connection, email: ClaimedEmail) -> bool:
+def record_sent(email: ClaimedEmail) -> bool:
     """Mark the row sent; False if the sweep took it back meanwhile."""
     now = now_utc()
     values = {
@@ -105,15 +94,13 @@ def record_sent(connection: Connection, email: ClaimedEmail) -> bool:
         OutboundEmail.message_id: email.message_id,
         OutboundEmail.last_error: None,
     }
-    return lifecycle.finish(EMAILS, email.id, EmailStatus.SENT, values, executor=connection)
+    return lifecycle.finish(EMAILS, email.id, EmailStatus.SENT, values, autocommit=True)
 
 
-def record_failure(
-    connection: Connection, email: ClaimedEmail, error: BaseException
-) -> lifecycle.Failure:
+def record_failure(email: ClaimedEmail, error: BaseException) -> lifecycle.Failure:
     """Mark the row retrying (the retry is scheduled) or failed, while it is still ours: if the
     sweep took it back and another worker sent it, this attempt's failure must not undo that."""
     values = {OutboundEmail.message_id: email.message_id, OutboundEmail.updated_at: now_utc()}
     return lifecycle.fail(
-        EMAILS, email.id, email.attempts, error, values, executor=connection, age=email.age()
+        EMAILS, email.id, email.attempts, error, values, autocommit=True, age=email.age()
     )

@@ -19,3 +19,13 @@ def render_email(template: str, context: dict) -> RenderedEmail:
         text=render_template(f"email/{template}.txt", **context),
         html=render_template(f"email/{template}.html", **context),
     )
+
+
+def load_email_templates(app) -> int:
+    """Compile every email template now: a worker's first burst would otherwise compile each one
+    in every thread at once (Jinja does not lock a cache miss), under one GIL. Returns how many."""
+    environment = app.jinja_env
+    names = environment.list_templates(filter_func=lambda name: name.startswith("email/"))
+    for name in names:
+        environment.get_template(name)
+    return len(names)

@@ -17,16 +17,15 @@ def deliver_outbound_email(email_id: int) -> None:
     if wait is not None:
         outbox.postpone(email_id, wait)  # the mail server is down: no attempt is spent
         return
-    with outbox.attempt_connection() as connection:
-        email = outbox.claim(connection, email_id)
-        if email is None:
-            return  # sent, failed or held by another worker: nothing to do
-        try:
-            destination = deliver(outbox.prepare(email))
-        except Exception as error:
-            _log_failure(email_id, outbox.record_failure(connection, email, error))
-            return
-        outbox.record_sent(connection, email)
+    email = outbox.claim(email_id)
+    if email is None:
+        return  # sent, failed or held by another worker: nothing to do
+    try:
+        destination = deliver(outbox.prepare(email))
+    except Exception as error:
+        _log_failure(email_id, outbox.record_failure(email, error))
+        return
+    outbox.record_sent(email)
     log.info(
         "Email %s (%s) to %s sent via %s", email_id, email.template, email.to_address, destination
     )

@@ -270,8 +270,18 @@ def _send(smtp: smtplib.SMTP, message: Message) -> None:
 
 
 def _envelope(message: Message) -> tuple[str, list[str]]:
-    sender = getaddresses([_header_text(message, "From")])[0][1]
-    return sender, [address for _, address in getaddresses([_header_text(message, "To")])]
+    return _addresses(_header_text(message, "From"))[0], _addresses(_header_text(message, "To"))
+
+
+# Characters of a display name, a group, a comment or a list: a header without them holds one
+# bare address, which needs no RFC 5322 parse (about 40 us per header, in every email).
+NOT_IN_A_BARE_ADDRESS = frozenset(' \t<>,"();:[]\\')
+
+
+def _addresses(header: str) -> list[str]:
+    if header.isascii() and NOT_IN_A_BARE_ADDRESS.isdisjoint(header):
+        return [header]
+    return [address for _, address in getaddresses([header])]
 
 
 def _mail_options(smtp: smtplib.SMTP, message: Message, data: bytes) -> list[str]:

@@ -238,3 +238,22 @@ def test_a_thousand_emails_survive_repeated_worker_kills(app, mailbox, start_wor
     duplicates = len(received) - len(set(received))
     print(f"{threads} threads: {total} emails, {kills} kills, {duplicates} duplicates")
     assert duplicates <= kills * threads
+
+
+def test_a_send_holds_no_database_connection(app, mailbox, run_queued_tasks, monkeypatch):
+    """The claim and the outcome each check a connection out and give it back: while the SMTP
+    server takes its time, the thread holds none, so 50 sending threads need a few."""
+    with app.app_context():
+        pool = db.engine.pool
+    held_during_sends = []
+    accept = mailbox.handle_DATA
+
+    async def handle_data(server, session, envelope):
+        held_during_sends.append(pool.checkedout())
+        return await accept(server, session, envelope)
+
+    monkeypatch.setattr(mailbox, "handle_DATA", handle_data)
+    queue_emails(app, 2)
+    assert run_queued_tasks() == 2
+    assert held_during_sends == [0, 0]
+    assert {email.status for email in emails(app)} == {"sent"}
