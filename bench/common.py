@@ -27,6 +27,11 @@ class SlowSink:
         self.port = free_port()
         self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
 
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        responses.insert(-1, "250-PIPELINING")  # as most servers do (RFC 2920)
+        return responses
+
     async def handle_DATA(self, server, session, envelope):
         await asyncio.sleep(self.delay)
         self.received += 1

@@ -66,7 +66,11 @@ def test_a_5000_character_line_arrives_intact_with_no_line_over_998_bytes(
         assert b"\n" not in envelope.content.replace(b"\r\n", b"")  # no bare line ends
 
 
-def test_short_lines_stay_8bit_and_arrive_exactly_as_written(app, auth, mailbox, run_queued_tasks):
+@pytest.mark.parametrize("pipelining", [True, False])
+def test_short_lines_stay_8bit_and_arrive_exactly_as_written(
+    app, auth, mailbox, run_queued_tasks, pipelining
+):
+    mailbox.offer_pipelining(pipelining)
     submit(auth, message=SHORT_LINES)
     run_queued_tasks()
     mailbox.wait_for(2)
@@ -75,6 +79,7 @@ def test_short_lines_stay_8bit_and_arrive_exactly_as_written(app, auth, mailbox,
     for message, envelope in sent.values():
         assert message.get_body(preferencelist=("plain",))["Content-Transfer-Encoding"] == "8bit"
         assert "BODY=8BITMIME" in envelope.mail_options
+        assert f"SIZE={len(envelope.original_content)}" in envelope.mail_options
 
 
 def test_a_non_ascii_domain_is_sent_idna_encoded(app, auth, mailbox, run_queued_tasks):
@@ -92,9 +97,11 @@ def test_a_non_ascii_domain_is_sent_idna_encoded(app, auth, mailbox, run_queued_
     assert IDNA_ADDRESS in text_body(to_us)  # the body shows the address as typed
 
 
+@pytest.mark.parametrize("pipelining", [True, False])
 def test_a_non_ascii_local_part_is_sent_with_smtputf8_when_offered(
-    app, auth, mailbox, run_queued_tasks
+    app, auth, mailbox, run_queued_tasks, pipelining
 ):
+    mailbox.offer_pipelining(pipelining)
     submit(auth, email=UTF8_ADDRESS)
     run_queued_tasks()
     mailbox.wait_for(2)

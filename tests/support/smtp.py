@@ -18,7 +18,7 @@ def free_port() -> int:
 
 
 class Mailbox:
-    def __init__(self, smtputf8: bool = True):
+    def __init__(self, smtputf8: bool = True, pipelining: bool = True):
         self.messages: list[EmailMessage] = []
         self.envelopes: list[Envelope] = []  # as received: raw content, MAIL FROM options
         self.peers: list[tuple] = []  # the client address each message came from
@@ -28,12 +28,31 @@ class Mailbox:
         self.deferred: set[str] = set()  # recipients answered with 451 (try again later)
         self.rcpt_pause = 0.0  # seconds to stall at RCPT, to catch a sender mid-send
         self.smtputf8 = smtputf8  # offer the SMTPUTF8 extension (RFC 6531) in EHLO
+        self.pipelining = pipelining  # offer PIPELINING (RFC 2920), as most servers do
+        self.commands: list[tuple[str, bool]] = []  # each command, and whether it came pipelined
         self._controller = self._new_controller()
 
     def _new_controller(self) -> Controller:
         return Controller(self, hostname="127.0.0.1", port=self.port, enable_SMTPUTF8=self.smtputf8)
 
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        self._note_command("MAIL", server)
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    def _note_command(self, command: str, server) -> None:
+        # Whether the client sent more before this command was answered: a pipelined group.
+        self.commands.append((command, bool(server._reader._buffer)))
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        self._note_command("RCPT", server)
         await asyncio.sleep(self.rcpt_pause)
         if address in self.rejected:
             return "550 5.1.1 No such user here"
@@ -70,6 +89,12 @@ class Mailbox:
         """Restart on the same port with SMTPUTF8 offered or not."""
         self.stop()
         self.smtputf8 = offered
+        self.restart()
+
+    def offer_pipelining(self, offered: bool) -> None:
+        """Restart on the same port with PIPELINING offered or not."""
+        self.stop()
+        self.pipelining = offered
         self.restart()
 
     def clear(self) -> None:
