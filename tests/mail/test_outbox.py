@@ -8,6 +8,7 @@ import pytest
 
 from saas.database import now_utc
 from saas.extensions import db, huey
+from saas.jobs import lifecycle
 from saas.jobs.retry import PermanentError, RetryPolicy, TransientError
 from saas.mail import send_email
 from saas.mail.models import OutboundEmail
@@ -257,3 +258,16 @@ def test_a_send_holds_no_database_connection(app, mailbox, run_queued_tasks, mon
     assert run_queued_tasks() == 2
     assert held_during_sends == [0, 0]
     assert {email.status for email in emails(app)} == {"sent"}
+
+
+def test_an_attempts_bookkeeping_skips_the_fsync_on_sqlite_and_pools_back_full_sync(app):
+    """synchronous=NORMAL only for the autocommit transitions (a power loss may repeat an
+    attempt, never lose a row); every other write, e.g. the contact form's, keeps FULL."""
+    with app.app_context():
+        with lifecycle.autocommit_connection() as connection:
+            if connection.dialect.name == "postgresql":  # commits as the server is configured
+                assert connection.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+                return
+            assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+            raw = connection.connection.dbapi_connection
+        assert raw.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL, back in the pool
