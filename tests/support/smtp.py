@@ -22,6 +22,7 @@ class Mailbox:
         self.messages: list[EmailMessage] = []
         self.envelopes: list[Envelope] = []  # as received: raw content, MAIL FROM options
         self.peers: list[tuple] = []  # the client address each message came from
+        self.arrived_at: list[float] = []  # time.monotonic() when each message was taken
         self._arrived = threading.Condition()
         self.port = free_port()
         self.rejected: set[str] = set()  # recipients answered with 550
@@ -67,6 +68,7 @@ class Mailbox:
             self.messages.append(message)
             self.envelopes.append(envelope)
             self.peers.append(session.peer)
+            self.arrived_at.append(time.monotonic())
             self._arrived.notify_all()
         return "250 Message accepted"
 
