@@ -36,6 +36,11 @@ def probe_runs(app) -> list[JobRun]:
         )
 
 
+def status_of(app, run_id: int) -> str:
+    with app.app_context():
+        return db.session.get(JobRun, run_id).status
+
+
 def beating(app, pid: int) -> bool:
     with app.app_context():
         names = db.session.execute(
@@ -89,6 +94,9 @@ def test_a_replica_killed_mid_tick_loses_and_doubles_nothing(
     # the test: on a loaded machine the healthy replica alone may reach it first.
     wait_until(lambda: beating(app, replacement.pid), timeout=60)
     wait_until(lambda: len(probe_runs(app)) >= 12, timeout=60)
+    # The live replicas' sweep re-enqueues the orphan's task (after SCHEDULER_ENQUEUE_GRACE):
+    # on a loaded machine, wait for it before they stop, as nothing sweeps after that.
+    wait_until(lambda: status_of(app, orphan) != "enqueued", timeout=60)
     for scheduler in (healthy, replacement):
         scheduler.send_signal(signal.SIGTERM)
     for scheduler in (healthy, replacement):
