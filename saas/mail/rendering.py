@@ -21,11 +21,9 @@ def render_email(template: str, context: dict) -> RenderedEmail:
     )
 
 
-def load_email_templates(app) -> int:
+def load_email_templates(app) -> None:
     """Compile every email template now: a worker's first burst would otherwise compile each one
-    in every thread at once (Jinja does not lock a cache miss), under one GIL. Returns how many."""
+    in every thread at once (Jinja does not lock a cache miss), under one GIL."""
     environment = app.jinja_env
-    names = environment.list_templates(filter_func=lambda name: name.startswith("email/"))
-    for name in names:
+    for name in environment.list_templates(filter_func=lambda name: name.startswith("email/")):
         environment.get_template(name)
-    return len(names)
