@@ -24,6 +24,7 @@ class SlowSink:
 
     def __init__(self, delay: float):
         self.delay, self.received = delay, 0
+        self._arrivals = threading.Condition()
         self.port = free_port()
         self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
 
@@ -34,8 +35,15 @@ class SlowSink:
 
     async def handle_DATA(self, server, session, envelope):
         await asyncio.sleep(self.delay)
-        self.received += 1
+        with self._arrivals:
+            self.received += 1
+            self._arrivals.notify_all()
         return "250 OK"
+
+    def wait_for(self, count: int, timeout: float) -> bool:
+        """Block until `count` messages have arrived, or `timeout` seconds passed."""
+        with self._arrivals:
+            return self._arrivals.wait_for(lambda: self.received >= count, timeout)
 
     def __enter__(self) -> "SlowSink":
         self._controller.start()

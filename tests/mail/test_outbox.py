@@ -264,10 +264,11 @@ def test_an_attempts_bookkeeping_skips_the_fsync_on_sqlite_and_pools_back_full_s
     """synchronous=NORMAL only for the autocommit transitions (a power loss may repeat an
     attempt, never lose a row); every other write, e.g. the contact form's, keeps FULL."""
     with app.app_context():
-        with lifecycle.autocommit_connection() as connection:
-            if connection.dialect.name == "postgresql":  # commits as the server is configured
-                assert connection.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+        with lifecycle.autocommit_cursor() as cursor:
+            if db.engine.dialect.name == "postgresql":  # commits as the server is configured
+                cursor.execute("SHOW synchronous_commit")
+                assert cursor.fetchone()[0] == "on"
                 return
-            assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
-            raw = connection.connection.dbapi_connection
+            assert cursor.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+            raw = cursor.connection
         assert raw.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL, back in the pool
