@@ -10,8 +10,6 @@ from datetime import UTC, datetime
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # The row the running task works on, e.g. {"email_id": 42}: set by saas.jobs.lifecycle.
 WORK: ContextVar[dict | None] = ContextVar("work", default=None)
-# Huey's two lines for every task it runs; the task's own line says what it did.
-HUEY_PER_TASK = ("Executing %s", "%s executed in %0.3fs")
 
 
 def level_for(result) -> int:
@@ -47,16 +45,6 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-class QuietPerTaskLines(logging.Filter):
-    """Huey's per-task lines only at DEBUG: an idle worker's every-minute sweeps would write
-    four lines a minute of nothing."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.msg in HUEY_PER_TASK and record.levelno == logging.INFO:
-            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
-        return True
-
-
 def configure(level: str, log_format: str) -> None:
     """The root logger's one handler, in the chosen format; every logger of the process (Huey's
     included, see FlaskHuey.create_consumer) writes through it."""
@@ -72,6 +60,3 @@ def configure(level: str, log_format: str) -> None:
                 JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
             )
     root.setLevel(level)
-    huey = logging.getLogger("huey")  # where Huey logs its per-task lines
-    if not any(isinstance(each, QuietPerTaskLines) for each in huey.filters):
-        huey.addFilter(QuietPerTaskLines())

@@ -2,6 +2,7 @@
 included), and a task's lines name the row it works on."""
 
 import json
+import logging
 
 import pytest
 
@@ -41,3 +42,12 @@ def test_an_unknown_log_format_is_refused(app_env, monkeypatch):
     monkeypatch.setenv("LOG_FORMAT", "xml")
     with pytest.raises(ConfigurationError, match="LOG_FORMAT must be text or json"):
         create_app({"TESTING": True})
+
+
+@pytest.mark.parametrize("level", ["INFO", "DEBUG"])
+def test_hueys_per_task_lines_are_not_even_built_above_debug(app_env, monkeypatch, level):
+    monkeypatch.setenv("LOG_LEVEL", level)
+    create_app({"TESTING": True})
+    assert logging.getLogger("huey").isEnabledFor(logging.INFO) is (level == "DEBUG")
+    assert logging.getLogger("huey").isEnabledFor(logging.WARNING)
+    assert logging.getLogger("huey.consumer").isEnabledFor(logging.INFO)  # started, stopping

@@ -89,6 +89,9 @@ class Kind:
 
 
 KINDS: dict[str, Kind] = {}
+# A worker's threads start on a backlog together: one builds and compiles a statement while the
+# others wait, rather than each doing it under the one GIL.
+_BUILDING = threading.Lock()
 
 
 def durable_task(kind: Kind, **options):
@@ -240,11 +243,14 @@ def _parametrized(
         return build(row_id, values), {}, None
     statement = kind.statements.get(names)
     if statement is None:
-        placeholders = {
-            column: bindparam(f"value_{number}", type_=column.type)
-            for number, column in enumerate(values)
-        }
-        statement = kind.statements[names] = build(bindparam("row_id"), placeholders)
+        with _BUILDING:
+            statement = kind.statements.get(names)
+            if statement is None:
+                placeholders = {
+                    column: bindparam(f"value_{number}", type_=column.type)
+                    for number, column in enumerate(values)
+                }
+                statement = kind.statements[names] = build(bindparam("row_id"), placeholders)
     parameters = {f"value_{number}": value for number, value in enumerate(values.values())}
     return statement, {"row_id": row_id, **parameters}, names
 
@@ -517,9 +523,12 @@ def _run_autocommit(kind: Kind, names: tuple | None, statement, parameters: dict
     key = (dialect.name, *names) if names is not None else None
     prepared = kind.compiled.get(key) if key is not None else None
     if prepared is None:
-        prepared = DriverStatement.compile(statement, dialect)
-        if key is not None:
-            kind.compiled[key] = prepared
+        with _BUILDING:
+            prepared = kind.compiled.get(key) if key is not None else None
+            if prepared is None:
+                prepared = DriverStatement.compile(statement, dialect)
+                if key is not None:
+                    kind.compiled[key] = prepared
     with autocommit_cursor() as cursor:
         return prepared.run(cursor, parameters)
 
