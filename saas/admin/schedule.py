@@ -12,7 +12,7 @@ from saas.auth.models import User
 from saas.extensions import db
 from saas.jobs import clock, control
 from saas.jobs.lifecycle import Refused
-from saas.jobs.models import JobRun, RunStatus
+from saas.jobs.models import NOT_RUN, JobRun, RunStatus
 from saas.jobs.registry import REGISTRY, Job
 from saas.jobs.runner import enqueue_manual_run
 from saas.jobs.scheduler import misfire_grace
@@ -48,8 +48,8 @@ def slot_strip(job: Job, now: datetime, timezone: str) -> list[dict]:
 
 @bp.app_template_test("runnable_slot")
 def runnable(entry: dict) -> bool:
-    """A slot an admin may run: skipped, or missed altogether."""
-    return entry["state"] in (RunStatus.SKIPPED, MISSED)
+    """A slot an admin may run: skipped, discarded, or missed altogether."""
+    return entry["state"] in (*NOT_RUN, MISSED)
 
 
 @bp.get("/jobs")

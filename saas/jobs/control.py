@@ -11,7 +11,7 @@ from saas.extensions import db, insert_on_conflict
 from saas.jobs import clock
 from saas.jobs.enqueue import enqueue_after_commit
 from saas.jobs.lifecycle import Refused
-from saas.jobs.models import JobControl, JobRun, RunStatus, Trigger
+from saas.jobs.models import NOT_RUN, JobControl, JobRun, RunStatus, Trigger
 from saas.jobs.registry import REGISTRY, Job
 from saas.jobs.runner import run_job
 
@@ -53,8 +53,9 @@ def resume(name: str, *, by: int | None) -> str:
 
 
 def run_slot(name: str, slot_at: datetime, *, by: int | None) -> JobRun:
-    """Run a past slot that was skipped or never recorded: claims the slot's row (the same
-    unique (job, slot_at) the scheduler claims under), so it runs once however often asked."""
+    """Run a past slot that was skipped, discarded by an operator, or never recorded: claims the
+    slot's row (the same unique (job, slot_at) the scheduler claims under), so it runs once
+    however often asked."""
     job = periodic_job(name)
     if slot_at > clock.now() or not job.is_slot(slot_at, current_app.config["SCHEDULER_TIMEZONE"]):
         raise Refused(f"{slot_at.isoformat()} is not a past slot of {name}.")
@@ -65,10 +66,15 @@ def run_slot(name: str, slot_at: datetime, *, by: int | None) -> JobRun:
         "enqueued_at": now_utc(),
         "finished_at": None,
         "error": None,
+        # A discarded run starts afresh: its attempts spent, its last error and result gone.
+        "attempt": 0,
+        "lease_expires_at": None,
+        "traceback": None,
+        "result": None,
     }
     run_id = db.session.execute(
         db.update(JobRun)
-        .where(JobRun.job == name, JobRun.slot_at == slot_at, JobRun.status == RunStatus.SKIPPED)
+        .where(JobRun.job == name, JobRun.slot_at == slot_at, JobRun.status.in_(NOT_RUN))
         .values(**values)
         .returning(JobRun.id)
     ).scalar_one_or_none()

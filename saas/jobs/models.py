@@ -26,6 +26,8 @@ class RunStatus(StrEnum):
 
 STARTABLE = (RunStatus.ENQUEUED, RunStatus.RETRYING)
 FINISHED = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.SKIPPED, RunStatus.DISCARDED)
+# A slot whose run did not happen: an admin may still run it, once (control.run_slot).
+NOT_RUN = (RunStatus.SKIPPED, RunStatus.DISCARDED)
 
 
 class Trigger(StrEnum):

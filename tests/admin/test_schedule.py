@@ -130,6 +130,25 @@ def test_a_skipped_slot_runs_once_when_asked_twice(
     assert "already has run #" in audit(app)[1][3]
 
 
+def test_a_discarded_slot_run_can_be_run_again_once_from_its_first_attempt(
+    app, auth, admin, fixed_clock, nightly, run_queued_tasks
+):
+    slot = datetime(2026, 11, 30, tzinfo=UTC)
+    with app.app_context():
+        given_up = JobRun(job="nightly", slot_at=slot, status="discarded", attempt=3, error="boom")
+        db.session.add(given_up)
+        db.session.commit()
+    assert "Run nightly slot 2026-11-30 00:00" in job_section(auth, "nightly")
+    path = f"/admin/jobs/nightly/slots/{slot.isoformat()}/run"
+    assert post(auth, path).status_code == 303
+    assert post(auth, path).status_code == 303  # refused: the slot is claimed
+    run_queued_tasks()
+    [run] = runs_of(app, "nightly")
+    assert (run.status, run.trigger, run.attempt, run.error) == ("succeeded", "manual", 1, None)
+    assert [o for _a, _t, o, _m, _e in audit(app)] == ["done", "refused"]
+    assert "Run nightly slot 2026-11-30 00:00" not in job_section(auth, "nightly")
+
+
 def test_a_missed_slot_is_claimed_once_and_bad_slots_are_refused(
     app, auth, admin, fixed_clock, nightly, run_queued_tasks
 ):
