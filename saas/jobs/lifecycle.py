@@ -192,14 +192,13 @@ def claim(
     values = {kind.lease_expires_at: now + timedelta(seconds=seconds), **(values or {})}
 
     def build(row, values):
-        statement = (
+        return (
             db.update(kind.model)
             .where(kind.id == row, _is_pending(kind), *_due(kind, due_by))
             .values({kind.status: kind.active, kind.attempts: kind.attempts + 1, **values})
             .returning(kind.attempts.label("attempts"), *returning)
             .execution_options(synchronize_session=False)
         )
-        return statement
 
     shape = ("claim", "due_by" if due_by is not None else "", *_names(returning))
     statement, parameters, names = _parametrized(kind, shape, build, row_id, values)
