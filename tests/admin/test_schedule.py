@@ -105,12 +105,16 @@ def test_a_paused_job_gets_no_slot_and_resumed_follows_its_catch_up_policy(
     assert after[29].error == "missed while the job was paused (catch_up=latest)"
 
 
-def test_a_skipped_slot_runs_once_when_asked_twice(
-    app, auth, admin, fixed_clock, nightly, run_queued_tasks
+@pytest.mark.parametrize(
+    ("status", "attempt", "error"), [("skipped", 0, "missed"), ("discarded", 3, "boom")]
+)
+def test_a_skipped_or_discarded_slot_runs_once_when_asked_twice_from_its_first_attempt(
+    app, auth, admin, fixed_clock, nightly, run_queued_tasks, status, attempt, error
 ):
     slot = datetime(2026, 11, 30, tzinfo=UTC)
     with app.app_context():
-        db.session.add(JobRun(job="nightly", slot_at=slot, status="skipped", error="missed"))
+        not_run = JobRun(job="nightly", slot_at=slot, status=status, attempt=attempt, error=error)
+        db.session.add(not_run)
         db.session.commit()
     assert "Run nightly slot 2026-11-30 00:00" in job_section(auth, "nightly")
     path = f"/admin/jobs/nightly/slots/{slot.isoformat()}/run"
@@ -118,34 +122,17 @@ def test_a_skipped_slot_runs_once_when_asked_twice(
     assert post(auth, path).status_code == 303  # refused: the slot is claimed
     run_queued_tasks()
     [run] = runs_of(app, "nightly")
-    assert (run.status, run.trigger, run.attempt, run.result) == (
+    assert (run.status, run.trigger, run.attempt, run.result, run.error) == (
         "succeeded",
         "manual",
         1,
         {"ok": True},
+        None,
     )
     assert run.triggered_by == admin
     outcomes = [(a, o) for a, _t, o, _m, _e in audit(app)]
     assert outcomes == [("job.run_slot", "done"), ("job.run_slot", "refused")]
     assert "already has run #" in audit(app)[1][3]
-
-
-def test_a_discarded_slot_run_can_be_run_again_once_from_its_first_attempt(
-    app, auth, admin, fixed_clock, nightly, run_queued_tasks
-):
-    slot = datetime(2026, 11, 30, tzinfo=UTC)
-    with app.app_context():
-        given_up = JobRun(job="nightly", slot_at=slot, status="discarded", attempt=3, error="boom")
-        db.session.add(given_up)
-        db.session.commit()
-    assert "Run nightly slot 2026-11-30 00:00" in job_section(auth, "nightly")
-    path = f"/admin/jobs/nightly/slots/{slot.isoformat()}/run"
-    assert post(auth, path).status_code == 303
-    assert post(auth, path).status_code == 303  # refused: the slot is claimed
-    run_queued_tasks()
-    [run] = runs_of(app, "nightly")
-    assert (run.status, run.trigger, run.attempt, run.error) == ("succeeded", "manual", 1, None)
-    assert [o for _a, _t, o, _m, _e in audit(app)] == ["done", "refused"]
     assert "Run nightly slot 2026-11-30 00:00" not in job_section(auth, "nightly")
 
 
