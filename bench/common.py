@@ -25,6 +25,7 @@ class SlowSink:
     def __init__(self, delay: float):
         self.delay, self.received = delay, 0
         self._arrivals = threading.Condition()
+        self._waiting_for: int | None = None
         self.port = free_port()
         self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
 
@@ -37,13 +38,20 @@ class SlowSink:
         await asyncio.sleep(self.delay)
         with self._arrivals:
             self.received += 1
-            self._arrivals.notify_all()
+            # Only the last arrival wakes the waiter: waking it on each would take the GIL
+            # from this event loop a thousand times during a drain.
+            if self._waiting_for is not None and self.received >= self._waiting_for:
+                self._arrivals.notify_all()
         return "250 OK"
 
     def wait_for(self, count: int, timeout: float) -> bool:
         """Block until `count` messages have arrived, or `timeout` seconds passed."""
         with self._arrivals:
-            return self._arrivals.wait_for(lambda: self.received >= count, timeout)
+            self._waiting_for = count
+            try:
+                return self._arrivals.wait_for(lambda: self.received >= count, timeout)
+            finally:
+                self._waiting_for = None
 
     def __enter__(self) -> "SlowSink":
         self._controller.start()

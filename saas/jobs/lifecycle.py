@@ -543,42 +543,55 @@ def autocommit_cursor() -> Iterator[Any]:
     leaves the row pending or active, so its work is done again (an email sent twice), never
     lost, and the writers' lock is held for a fraction of the time. The rows themselves were
     inserted by sessions, which keep FULL."""
-    with db.engine.connect() as connection:
-        dialect = connection.dialect
-        driver = connection.connection.dbapi_connection
+    # The pool's connection itself: a Connection object around it (its transaction state and
+    # events, unused here) cost more CPU than the statement's round trip.
+    dialect = db.engine.dialect
+    try:
+        pooled = db.engine.raw_connection()
+    except dialect.loaded_dbapi.Error as error:  # engine.connect() would wrap it so
+        raise _sqlalchemy_error(error, dialect, dialect.is_disconnect(error, None, None)) from error
+    driver = pooled.dbapi_connection
+    pooled_back = False
+    try:
+        dialect.set_isolation_level(driver, "AUTOCOMMIT")
+        cursor = driver.cursor()
         try:
-            dialect.set_isolation_level(driver, "AUTOCOMMIT")
-            cursor = driver.cursor()
-            try:
-                if dialect.name == "sqlite":
-                    cursor.execute("PRAGMA synchronous=NORMAL")
-                yield cursor
-            finally:
-                cursor.close()
-        except dialect.loaded_dbapi.Error as error:
-            disconnected = dialect.is_disconnect(error, driver, None)
-            connection.invalidate(error)
-            raise DBAPIError.instance(
-                None,
-                None,
-                error,
-                dialect.loaded_dbapi.Error,
-                connection_invalidated=disconnected,
-                dialect=dialect,
-            ) from error
+            if dialect.name == "sqlite":
+                cursor.execute("PRAGMA synchronous=NORMAL")
+            yield cursor
         finally:
-            if not connection.invalidated:
-                _pool_back_as_found(connection, dialect, driver)
+            cursor.close()
+    except dialect.loaded_dbapi.Error as error:
+        disconnected = dialect.is_disconnect(error, driver, None)
+        pooled.invalidate(error)  # closes it and returns its slot to the pool
+        pooled_back = True
+        raise _sqlalchemy_error(error, dialect, disconnected) from error
+    finally:
+        if not pooled_back:
+            _pool_back_as_found(pooled, dialect, driver)
 
 
-def _pool_back_as_found(connection, dialect: Dialect, driver) -> None:
+def _sqlalchemy_error(error, dialect: Dialect, disconnected: bool) -> DBAPIError:
+    return DBAPIError.instance(
+        None,
+        None,
+        error,
+        dialect.loaded_dbapi.Error,
+        connection_invalidated=disconnected,
+        dialect=dialect,
+    )
+
+
+def _pool_back_as_found(pooled, dialect: Dialect, driver) -> None:
     """Transactions and FULL sync again, or the connection is not pooled again."""
     try:
         if dialect.name == "sqlite":
             driver.execute("PRAGMA synchronous=FULL")
         dialect.reset_isolation_level(driver)
     except dialect.loaded_dbapi.Error as error:
-        connection.invalidate(error)
+        pooled.invalidate(error)
+    else:
+        pooled.close()
 
 
 def sweep(kind: Kind) -> dict[str, int]:

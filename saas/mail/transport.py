@@ -308,11 +308,18 @@ def _send_pipelined(
         raise smtplib.SMTPRecipientsRefused(refused)
     if data_code != 354:
         raise smtplib.SMTPDataError(data_code, data_reply)
-    body = DOT_AT_LINE_START.sub(b"..", data)
+    body = _dot_stuffed(data)
     smtp.send(body + (b"" if body.endswith(b"\r\n") else b"\r\n") + b".\r\n")
     code, reply = smtp.getreply()
     if code != 250:
         raise smtplib.SMTPDataError(code, reply)
+
+
+def _dot_stuffed(data: bytes) -> bytes:
+    # A line starting with "." is rare: two byte searches skip the regex over the whole message.
+    if data.startswith(b".") or b"\n." in data:
+        return DOT_AT_LINE_START.sub(b"..", data)
+    return data
 
 
 def _envelope(message: Message) -> tuple[str, list[str]]:

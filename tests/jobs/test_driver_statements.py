@@ -6,12 +6,15 @@ back as it was found."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
+from saas import create_app
+from saas.database import database_unavailable
 from saas.extensions import db
 from saas.jobs import lifecycle
 from saas.mail import outbox, send_email
 from saas.mail.models import EMAILS, OutboundEmail
+from tests.support.smtp import free_port
 
 LONG_AGO = datetime(2026, 1, 31, 23, 59, 59, tzinfo=UTC)  # a month end, in the past
 
@@ -73,6 +76,18 @@ def test_a_driver_error_is_sqlalchemys_and_its_connection_is_not_pooled_again(ap
         assert pool.checkedout() == 0
         with pytest.raises(db.engine.dialect.loaded_dbapi.Error):
             broken.cursor().execute("SELECT 1")  # closed: its session state was unknown
+
+
+def test_a_failed_connect_is_sqlalchemys_error_which_the_outcome_retry_waits_out(app_env):
+    # A port of 127.0.0.1 nothing listens on, whatever the pass's backend.
+    unreachable = f"postgresql://postgres@127.0.0.1:{free_port()}/none"
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": unreachable, "DB_WAIT": 0.2})
+    with app.app_context():
+        with pytest.raises(OperationalError) as raised, lifecycle.autocommit_cursor():
+            pass
+        assert database_unavailable(raised.value)  # so execute_durably tries again
+        assert db.engine.pool.checkedout() == 0
+        db.engine.dispose()
 
 
 def test_the_connection_goes_back_to_the_pool_with_transactions_on(app):
