@@ -45,6 +45,7 @@ from saas.database import database_unavailable, now_utc
 from saas.extensions import db, huey
 from saas.jobs.enqueue import enqueue_after_commit
 from saas.jobs.retry import RetryPolicy, TransientError
+from saas.jobs.turns import worker_turns
 
 log = logging.getLogger(__name__)
 
@@ -94,15 +95,20 @@ KINDS: dict[str, Kind] = {}
 _BUILDING = threading.Lock()
 
 
-def durable_task(kind: Kind, **options):
-    """`@huey.task()` for the task that works on one row of `kind` (it takes the row id)."""
+def durable_task(kind: Kind, *, takes_turns: bool = False, **options):
+    """`@huey.task()` for the task that works on one row of `kind` (it takes the row id).
+    `takes_turns`: a short task that a backlog runs on every thread at once runs in a turn
+    (saas.jobs.turns), giving it up around its long waits."""
 
     def register(func):
         @functools.wraps(func)  # the same name: the task Huey registers is the function's
         def on_row(row_id, *args, **kwargs):
             work = logs.WORK.set({f"{kind.name}_id": row_id})  # each log line names the row
             try:
-                return func(row_id, *args, **kwargs)
+                if not takes_turns:
+                    return func(row_id, *args, **kwargs)
+                with worker_turns.turn():
+                    return func(row_id, *args, **kwargs)
             finally:
                 logs.WORK.reset(work)
 
@@ -431,7 +437,8 @@ def execute_durably(write, autocommit: bool = False):
             log.warning(
                 "Database unreachable (%s); writing the outcome again", type(error).__name__
             )
-            time.sleep(pause)
+            with worker_turns.while_waiting():
+                time.sleep(pause)
             pause = min(pause * 2, 1.0)
 
 

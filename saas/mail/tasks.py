@@ -10,7 +10,7 @@ from saas.mail.transport import deliver, wait_before_sending
 log = logging.getLogger(__name__)
 
 
-@durable_task(EMAILS)
+@durable_task(EMAILS, takes_turns=True)
 def deliver_outbound_email(email_id: int) -> None:
     # Returns nothing: the outbox row is the record, so Huey stores no result per email.
     wait = wait_before_sending()

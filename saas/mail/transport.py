@@ -27,6 +27,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 
 from saas.jobs.retry import PermanentError, TransientError
+from saas.jobs.turns import worker_turns
 from saas.mail.breaker import Breaker, breaker_for
 from saas.mail.rendering import RenderedEmail
 
@@ -278,7 +279,8 @@ def _send(smtp: smtplib.SMTP, message: Message) -> None:
     if smtp.has_extn("pipelining"):
         _send_pipelined(smtp, sender, recipients, data, options)
     else:
-        smtp.sendmail(sender, recipients, data, mail_options=options)
+        with worker_turns.while_waiting():  # a round trip per command, then the long wait
+            smtp.sendmail(sender, recipients, data, mail_options=options)
 
 
 def _send_pipelined(
@@ -295,9 +297,10 @@ def _send_pipelined(
     commands = [f"MAIL FROM:{smtplib.quoteaddr(sender)}{''.join(' ' + o for o in options)}"]
     commands += [f"RCPT TO:{smtplib.quoteaddr(recipient)}" for recipient in recipients]
     smtp.send("".join(f"{command}\r\n" for command in [*commands, "DATA"]))
-    mail_code, mail_reply = smtp.getreply()
-    rcpt_replies = [smtp.getreply() for _ in recipients]
-    data_code, data_reply = smtp.getreply()
+    with worker_turns.while_waiting():  # a round trip to the server, which may be far
+        mail_code, mail_reply = smtp.getreply()
+        rcpt_replies = [smtp.getreply() for _ in recipients]
+        data_code, data_reply = smtp.getreply()
     refused = {
         recipient: reply
         for recipient, reply in zip(recipients, rcpt_replies, strict=True)
@@ -315,7 +318,8 @@ def _send_pipelined(
         raise smtplib.SMTPDataError(data_code, data_reply)
     body = _dot_stuffed(data)
     smtp.send(body + (b"" if body.endswith(b"\r\n") else b"\r\n") + b".\r\n")
-    code, reply = smtp.getreply()
+    with worker_turns.while_waiting():  # the server's answer to the message: the long wait
+        code, reply = smtp.getreply()
     if code != 250:
         raise smtplib.SMTPDataError(code, reply)
 
@@ -387,6 +391,11 @@ def _open(config) -> smtplib.SMTP:
 
 
 def _connect(config) -> smtplib.SMTP:
+    with worker_turns.while_waiting():  # rare, and as long as the server makes it
+        return _connect_now(config)
+
+
+def _connect_now(config) -> smtplib.SMTP:
     smtp = _open(config)
     try:
         if config["MAIL_USE_TLS"] and not config["MAIL_USE_SSL"]:

@@ -31,6 +31,7 @@ class Mailbox:
         self.smtputf8 = smtputf8  # offer the SMTPUTF8 extension (RFC 6531) in EHLO
         self.pipelining = pipelining  # offer PIPELINING (RFC 2920), as most servers do
         self.commands: list[tuple[str, bool]] = []  # each command, and whether it came pipelined
+        self.on_command = lambda command: None  # called as MAIL, RCPT and DATA are handled
         self._controller = self._new_controller()
 
     def _new_controller(self) -> Controller:
@@ -51,6 +52,7 @@ class Mailbox:
     def _note_command(self, command: str, server) -> None:
         # Whether the client sent more before this command was answered: a pipelined group.
         self.commands.append((command, bool(server._reader._buffer)))
+        self.on_command(command)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         self._note_command("RCPT", server)
@@ -63,6 +65,7 @@ class Mailbox:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        self.on_command("DATA")
         message = message_from_bytes(envelope.content, policy=policy.default)
         with self._arrived:
             self.messages.append(message)
