@@ -6,11 +6,11 @@ backlog wakes fifty of them at once, they all advance together and all reach the
 too, and every task waits out the whole burst again, cycle after cycle. Taking turns, they
 finish their CPU part one after another, so their waits, and their returns, spread out.
 
-A task holds its turn through its short round trips (the database, the pipelined SMTP
-commands) and gives it up around a long wait (`while_waiting`); coming back, it takes the next
-free turn before any task that has not started, so work in progress finishes first. A thread
-waits at most `MAX_WAIT` for a turn, then runs without one: a turn held by a thread stuck on a
-network failure slows the others by that much, never stops them."""
+A task holds its turn through its round trips to the database, which is near, and gives it up
+while it waits on the SMTP server, which may be far (`while_waiting`); coming back, it takes
+the next free turn before any task that has not started, so work in progress finishes first.
+A thread waits at most `MAX_WAIT` for a turn, then runs without one: a turn held by a thread
+stuck on a network failure slows the others by that much, never stops them."""
 
 import heapq
 import itertools
@@ -71,7 +71,7 @@ class Turns:
 
     def _take(self, priority: int) -> bool:
         with self._lock:
-            if self._free and not self._waiting:
+            if self._free:  # never while threads wait: a turn given back goes to the first
                 self._free -= 1
                 return True
             handed = threading.Event()
