@@ -296,8 +296,9 @@ def _send_pipelined(
         smtp.command_encoding = "utf-8"
     commands = [f"MAIL FROM:{smtplib.quoteaddr(sender)}{''.join(' ' + o for o in options)}"]
     commands += [f"RCPT TO:{smtplib.quoteaddr(recipient)}" for recipient in recipients]
-    smtp.send("".join(f"{command}\r\n" for command in [*commands, "DATA"]))
+    # Given up before the write: the server may act on the commands at once.
     with worker_turns.while_waiting():  # a round trip to the server, which may be far
+        smtp.send("".join(f"{command}\r\n" for command in [*commands, "DATA"]))
         mail_code, mail_reply = smtp.getreply()
         rcpt_replies = [smtp.getreply() for _ in recipients]
         data_code, data_reply = smtp.getreply()
@@ -317,8 +318,9 @@ def _send_pipelined(
     if data_code != 354:
         raise smtplib.SMTPDataError(data_code, data_reply)
     body = _dot_stuffed(data)
-    smtp.send(body + (b"" if body.endswith(b"\r\n") else b"\r\n") + b".\r\n")
+    end = b".\r\n" if body.endswith(b"\r\n") else b"\r\n.\r\n"
     with worker_turns.while_waiting():  # the server's answer to the message: the long wait
+        smtp.send(body + end)
         code, reply = smtp.getreply()
     if code != 250:
         raise smtplib.SMTPDataError(code, reply)
