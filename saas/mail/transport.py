@@ -273,7 +273,6 @@ def _send_smtp(message: Message, config) -> str:
 def _send(smtp: smtplib.SMTP, message: Message) -> None:
     """send_message, which cannot send a compat32 message over SMTPUTF8; no Bcc to strip."""
     data = _flatten(message, linesep="\r\n")
-    smtp.ehlo_or_helo_if_needed()  # the MAIL options depend on the extensions it offers
     sender, recipients = _envelope(message)
     options = _mail_options(smtp, message, data)
     if smtp.has_extn("pipelining"):
@@ -404,6 +403,8 @@ def _connect_now(config) -> smtplib.SMTP:
             smtp.starttls()
         if config["MAIL_USERNAME"]:
             smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"] or "")
+        # Here, with the turn given up: the MAIL options depend on the extensions it offers.
+        smtp.ehlo_or_helo_if_needed()
     except BaseException:
         smtp.close()
         raise

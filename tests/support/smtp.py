@@ -31,13 +31,14 @@ class Mailbox:
         self.smtputf8 = smtputf8  # offer the SMTPUTF8 extension (RFC 6531) in EHLO
         self.pipelining = pipelining  # offer PIPELINING (RFC 2920), as most servers do
         self.commands: list[tuple[str, bool]] = []  # each command, and whether it came pipelined
-        self.on_command = lambda command: None  # called as MAIL, RCPT and DATA are handled
+        self.on_command = lambda command: None  # called as EHLO, MAIL, RCPT and DATA are handled
         self._controller = self._new_controller()
 
     def _new_controller(self) -> Controller:
         return Controller(self, hostname="127.0.0.1", port=self.port, enable_SMTPUTF8=self.smtputf8)
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        self.on_command("EHLO")
         session.host_name = hostname
         if self.pipelining:
             responses.insert(-1, "250-PIPELINING")
