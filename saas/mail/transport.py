@@ -182,12 +182,17 @@ def wait_before_sending() -> float | None:
 
 
 def _probe(config) -> None:
-    """Open a session as a send would (greeting, STARTTLS, login) and close it."""
-    smtp = _connect(config)
-    try:
-        smtp.quit()
-    except (OSError, smtplib.SMTPException):
-        smtp.close()
+    """Open a session as a send would (greeting, STARTTLS, login, EHLO) and end it."""
+    _quit(_connect(config))
+
+
+def _quit(smtp: smtplib.SMTP) -> None:
+    """End the session politely (QUIT waits for the server's answer), or just close it."""
+    with worker_turns.while_waiting():
+        try:
+            smtp.quit()
+        except (OSError, smtplib.SMTPException):
+            smtp.close()
 
 
 def deliver(message: Message) -> str:
@@ -228,10 +233,7 @@ class _ThreadConnection(threading.local):
 
     def close(self) -> None:
         if self.smtp is not None:
-            try:
-                self.smtp.quit()
-            except (OSError, smtplib.SMTPException):
-                self.smtp.close()
+            _quit(self.smtp)
         self.smtp, self.sent = None, 0
 
 

@@ -4,6 +4,8 @@ longer than MAX_WAIT for one."""
 
 import threading
 
+import pytest
+
 from saas.extensions import db
 from saas.jobs.turns import Turns, worker_turns
 from saas.mail import outbox, send_email
@@ -135,7 +137,7 @@ def test_nested_turns_share_one_and_an_error_gives_it_back():
 def test_an_email_claims_in_a_turn_and_gives_it_up_while_the_server_answers(
     app, mailbox, run_queued_tasks, monkeypatch
 ):
-    claimed_in_turn, taken_while_server_works = [], []
+    claimed_in_turn = []
     claim = outbox.claim
 
     def spied_claim(email_id):
@@ -143,18 +145,31 @@ def test_an_email_claims_in_a_turn_and_gives_it_up_while_the_server_answers(
         return claim(email_id)
 
     monkeypatch.setattr(outbox, "claim", spied_claim)
-    mailbox.on_command = lambda command: taken_while_server_works.append(
-        (command, worker_turns.taken())
-    )
+    turns_taken = _turns_taken_as_the_server_works(app, mailbox, run_queued_tasks)
+    assert claimed_in_turn == [True]
+    # A new session: the one sending thread held no turn while the server handled each command.
+    assert turns_taken == [("EHLO", 0), ("MAIL", 0), ("RCPT", 0), ("DATA", 0)]
+    assert worker_turns.taken() == 0
+
+
+@pytest.mark.app_config(MAIL_KEEPALIVE=0)
+def test_a_session_ended_after_its_email_quits_with_no_turn_held(app, mailbox, run_queued_tasks):
+    turns_taken = _turns_taken_as_the_server_works(app, mailbox, run_queued_tasks)
+    assert turns_taken == [("EHLO", 0), ("MAIL", 0), ("RCPT", 0), ("DATA", 0), ("QUIT", 0)]
+    assert worker_turns.taken() == 0
+
+
+def _turns_taken_as_the_server_works(app, mailbox, run_queued_tasks) -> list[tuple[str, int]]:
+    """Send one email through the worker's task; each command the server handled, and how many
+    turns were held as it did."""
+    seen = []
+    mailbox.on_command = lambda command: seen.append((command, worker_turns.taken()))
     with app.app_context():
         send_email(to="ada@example.com", template="password_changed")
         db.session.commit()
     assert run_queued_tasks() == 1
     assert len(mailbox.wait_for(1)) == 1
-    assert claimed_in_turn == [True]
-    # A new session: the one sending thread held no turn while the server handled each command.
-    assert taken_while_server_works == [("EHLO", 0), ("MAIL", 0), ("RCPT", 0), ("DATA", 0)]
-    assert worker_turns.taken() == 0
+    return seen
 
 
 def _until(condition) -> None:

@@ -31,7 +31,7 @@ class Mailbox:
         self.smtputf8 = smtputf8  # offer the SMTPUTF8 extension (RFC 6531) in EHLO
         self.pipelining = pipelining  # offer PIPELINING (RFC 2920), as most servers do
         self.commands: list[tuple[str, bool]] = []  # each command, and whether it came pipelined
-        self.on_command = lambda command: None  # called as EHLO, MAIL, RCPT and DATA are handled
+        self.on_command = lambda command: None  # as EHLO, MAIL, RCPT, DATA, QUIT are handled
         self._controller = self._new_controller()
 
     def _new_controller(self) -> Controller:
@@ -54,6 +54,10 @@ class Mailbox:
         # Whether the client sent more before this command was answered: a pipelined group.
         self.commands.append((command, bool(server._reader._buffer)))
         self.on_command(command)
+
+    async def handle_QUIT(self, server, session, envelope):
+        self.on_command("QUIT")
+        return "221 Bye"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         self._note_command("RCPT", server)
