@@ -250,10 +250,11 @@ def _send_smtp(message: Message, config) -> str:
     )
     if not reusable:
         _connection.close()
+    data = _flatten(message, linesep="\r\n")  # before a connect: the turn is held for CPU
     try:
         if reusable:
             try:
-                _send(_connection.smtp, message)
+                _send(_connection.smtp, message, data)
             except smtplib.SMTPServerDisconnected:
                 # The server dropped the idle connection (a rare late drop may duplicate the
                 # email; the stable Message-ID lets the receiver discard it): send afresh.
@@ -261,7 +262,7 @@ def _send_smtp(message: Message, config) -> str:
                 reusable = False
         if not reusable:
             _connection.smtp, _connection.settings = _connect(config), settings
-            _send(_connection.smtp, message)
+            _send(_connection.smtp, message, data)
     except BaseException:
         _connection.close()  # the session's state is unknown: never reuse it
         raise
@@ -272,9 +273,8 @@ def _send_smtp(message: Message, config) -> str:
     return f"{config['MAIL_SERVER']}:{config['MAIL_PORT']}"
 
 
-def _send(smtp: smtplib.SMTP, message: Message) -> None:
+def _send(smtp: smtplib.SMTP, message: Message, data: bytes) -> None:
     """send_message, which cannot send a compat32 message over SMTPUTF8; no Bcc to strip."""
-    data = _flatten(message, linesep="\r\n")
     sender, recipients = _envelope(message)
     options = _mail_options(smtp, message, data)
     if smtp.has_extn("pipelining"):
