@@ -297,12 +297,22 @@ def _send_pipelined(
         smtp.command_encoding = "utf-8"
     commands = [f"MAIL FROM:{smtplib.quoteaddr(sender)}{''.join(' ' + o for o in options)}"]
     commands += [f"RCPT TO:{smtplib.quoteaddr(recipient)}" for recipient in recipients]
-    # Given up before the write: the server may act on the commands at once.
-    with worker_turns.while_waiting():  # a round trip to the server, which may be far
-        smtp.send("".join(f"{command}\r\n" for command in [*commands, "DATA"]))
-        mail_code, mail_reply = smtp.getreply()
-        rcpt_replies = [smtp.getreply() for _ in recipients]
-        data_code, data_reply = smtp.getreply()
+    group = "".join(f"{command}\r\n" for command in [*commands, "DATA"])
+    body = _dot_stuffed(data)
+    body += b".\r\n" if body.endswith(b"\r\n") else b"\r\n.\r\n"
+    # One wait for the whole exchange, the turn given up before the first write (the server may
+    # act on the commands at once): between the server's answers there are only comparisons.
+    with worker_turns.while_waiting():
+        _exchange(smtp, sender, recipients, group, body)
+
+
+def _exchange(
+    smtp: smtplib.SMTP, sender: str, recipients: list[str], group: str, body: bytes
+) -> None:
+    smtp.send(group)
+    mail_code, mail_reply = smtp.getreply()
+    rcpt_replies = [smtp.getreply() for _ in recipients]
+    data_code, data_reply = smtp.getreply()
     refused = {
         recipient: reply
         for recipient, reply in zip(recipients, rcpt_replies, strict=True)
@@ -318,11 +328,8 @@ def _send_pipelined(
         raise smtplib.SMTPRecipientsRefused(refused)
     if data_code != 354:
         raise smtplib.SMTPDataError(data_code, data_reply)
-    body = _dot_stuffed(data)
-    end = b".\r\n" if body.endswith(b"\r\n") else b"\r\n.\r\n"
-    with worker_turns.while_waiting():  # the server's answer to the message: the long wait
-        smtp.send(body + end)
-        code, reply = smtp.getreply()
+    smtp.send(body)
+    code, reply = smtp.getreply()
     if code != 250:
         raise smtplib.SMTPDataError(code, reply)
 
