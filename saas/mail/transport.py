@@ -242,6 +242,16 @@ _connection = _ThreadConnection()
 
 def _send_smtp(message: Message, config) -> str:
     settings = tuple(config[key] for key in CONNECTION_SETTINGS)
+    data = _flatten(message, linesep="\r\n")
+    # The turn is given up for the whole SMTP part (a QUIT, a connect, the exchange), before its
+    # first byte: the server may be far, and between its answers there is little to compute.
+    with worker_turns.while_waiting():
+        _send_on_session(message, data, config, settings)
+    return f"{config['MAIL_SERVER']}:{config['MAIL_PORT']}"
+
+
+def _send_on_session(message: Message, data: bytes, config, settings: tuple) -> None:
+    """Send on this thread's session, or on a new one when it cannot be reused."""
     reusable = (
         _connection.smtp is not None
         and _connection.settings == settings
@@ -250,7 +260,6 @@ def _send_smtp(message: Message, config) -> str:
     )
     if not reusable:
         _connection.close()
-    data = _flatten(message, linesep="\r\n")  # before a connect: the turn is held for CPU
     try:
         if reusable:
             try:
@@ -270,7 +279,6 @@ def _send_smtp(message: Message, config) -> str:
     _connection.last_used = time.monotonic()
     if config["MAIL_KEEPALIVE"] <= 0:
         _connection.close()
-    return f"{config['MAIL_SERVER']}:{config['MAIL_PORT']}"
 
 
 def _send(smtp: smtplib.SMTP, message: Message, data: bytes) -> None:
@@ -280,8 +288,7 @@ def _send(smtp: smtplib.SMTP, message: Message, data: bytes) -> None:
     if smtp.has_extn("pipelining"):
         _send_pipelined(smtp, sender, recipients, data, options)
     else:
-        with worker_turns.while_waiting():  # a round trip per command, then the long wait
-            smtp.sendmail(sender, recipients, data, mail_options=options)
+        smtp.sendmail(sender, recipients, data, mail_options=options)
 
 
 def _send_pipelined(
@@ -300,15 +307,6 @@ def _send_pipelined(
     group = "".join(f"{command}\r\n" for command in [*commands, "DATA"])
     body = _dot_stuffed(data)
     body += b".\r\n" if body.endswith(b"\r\n") else b"\r\n.\r\n"
-    # One wait for the whole exchange, the turn given up before the first write (the server may
-    # act on the commands at once): between the server's answers there are only comparisons.
-    with worker_turns.while_waiting():
-        _exchange(smtp, sender, recipients, group, body)
-
-
-def _exchange(
-    smtp: smtplib.SMTP, sender: str, recipients: list[str], group: str, body: bytes
-) -> None:
     smtp.send(group)
     mail_code, mail_reply = smtp.getreply()
     rcpt_replies = [smtp.getreply() for _ in recipients]
