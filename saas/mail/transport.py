@@ -183,16 +183,16 @@ def wait_before_sending() -> float | None:
 
 def _probe(config) -> None:
     """Open a session as a send would (greeting, STARTTLS, login, EHLO) and end it."""
-    _quit(_connect(config))
+    with worker_turns.while_waiting():  # as long as the server makes it
+        _quit(_connect(config))
 
 
 def _quit(smtp: smtplib.SMTP) -> None:
     """End the session politely (QUIT waits for the server's answer), or just close it."""
-    with worker_turns.while_waiting():
-        try:
-            smtp.quit()
-        except (OSError, smtplib.SMTPException):
-            smtp.close()
+    try:
+        smtp.quit()
+    except (OSError, smtplib.SMTPException):
+        smtp.close()
 
 
 def deliver(message: Message) -> str:
@@ -399,19 +399,13 @@ def _open(config) -> smtplib.SMTP:
 
 
 def _connect(config) -> smtplib.SMTP:
-    with worker_turns.while_waiting():  # rare, and as long as the server makes it
-        return _connect_now(config)
-
-
-def _connect_now(config) -> smtplib.SMTP:
     smtp = _open(config)
     try:
         if config["MAIL_USE_TLS"] and not config["MAIL_USE_SSL"]:
             smtp.starttls()
         if config["MAIL_USERNAME"]:
             smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"] or "")
-        # Here, with the turn given up: the MAIL options depend on the extensions it offers.
-        smtp.ehlo_or_helo_if_needed()
+        smtp.ehlo_or_helo_if_needed()  # the MAIL options depend on the extensions it offers
     except BaseException:
         smtp.close()
         raise

@@ -8,7 +8,7 @@ import pytest
 
 from saas.extensions import db
 from saas.jobs.turns import Turns, worker_turns
-from saas.mail import outbox, send_email
+from saas.mail import outbox, send_email, transport
 
 WAIT = 5  # seconds a step of a test may take before it counts as hung
 
@@ -156,6 +156,18 @@ def test_an_email_claims_in_a_turn_and_gives_it_up_while_the_server_answers(
 def test_a_session_ended_after_its_email_quits_with_no_turn_held(app, mailbox, run_queued_tasks):
     turns_taken = _turns_taken_as_the_server_works(app, mailbox, run_queued_tasks)
     assert turns_taken == [("EHLO", 0), ("MAIL", 0), ("RCPT", 0), ("DATA", 0), ("QUIT", 0)]
+    assert worker_turns.taken() == 0
+
+
+def test_a_probe_of_a_server_found_down_holds_no_turn_either(app, mailbox, run_queued_tasks):
+    with app.app_context():
+        breaker = transport._breaker(app.config)
+    breaker.trip("ConnectionRefusedError")
+    breaker.next_probe_at = breaker.clock()  # the probe is due: this delivery makes it
+    turns_taken = _turns_taken_as_the_server_works(app, mailbox, run_queued_tasks)
+    assert not breaker.is_down
+    probe = [("EHLO", 0), ("QUIT", 0)]
+    assert turns_taken == [*probe, ("EHLO", 0), ("MAIL", 0), ("RCPT", 0), ("DATA", 0)]
     assert worker_turns.taken() == 0
 
 
