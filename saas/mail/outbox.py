@@ -8,15 +8,22 @@ which a killed worker causes a duplicate short. If the database drops meanwhile,
 writes the outcome again on a fresh connection once it is back. While the mail server is down
 (the breaker is open) an attempt is not even claimed: `postpone` puts the task back."""
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import Message
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from saas.database import now_utc
 from saas.jobs import lifecycle
 from saas.mail.models import EMAILS, EmailStatus, OutboundEmail
 from saas.mail.rendering import render_email
 from saas.mail.transport import build_message, stable_message_id
+
+log = logging.getLogger(__name__)
+
+NO_ROW = -1  # ids start at 1
 
 
 @dataclass(frozen=True)
@@ -104,3 +111,27 @@ def record_failure(email: ClaimedEmail, error: BaseException) -> lifecycle.Failu
     return lifecycle.fail(
         EMAILS, email.id, email.attempts, error, values, autocommit=True, age=email.age()
     )
+
+
+def prime() -> None:
+    """Build and compile an attempt's claim and outcome statements, and open a pooled
+    connection, by running them on a row that does not exist: done while a worker starts, not by
+    the first two threads of its first burst while the other forty-eight wait for their turns
+    (15-20 ms of every drain's start, bench.drain). Best effort: if the database is not there
+    yet, the first attempts do it."""
+    try:
+        claim(NO_ROW)
+        record_sent(
+            ClaimedEmail(
+                id=NO_ROW,
+                to_address="",
+                reply_to=None,
+                template="",
+                context={},
+                attempts=0,
+                message_id="",
+                created_at=now_utc(),
+            )
+        )
+    except SQLAlchemyError as error:
+        log.warning("Outbox statements not primed (%s): the first attempts will", error)

@@ -10,8 +10,8 @@ from saas.database import now_utc
 from saas.extensions import db, huey
 from saas.jobs import lifecycle
 from saas.jobs.retry import PermanentError, RetryPolicy, TransientError
-from saas.mail import send_email
-from saas.mail.models import OutboundEmail
+from saas.mail import outbox, send_email
+from saas.mail.models import EMAILS, OutboundEmail
 from tests.support.auth import AuthActions
 from tests.support.waiting import wait_until
 
@@ -272,3 +272,23 @@ def test_an_attempts_bookkeeping_skips_the_fsync_on_sqlite_and_pools_back_full_s
             assert cursor.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
             raw = cursor.connection
         assert raw.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL, back in the pool
+
+
+def test_priming_compiles_every_statement_of_a_delivery_and_changes_no_row(
+    app, mailbox, run_queued_tasks, monkeypatch
+):
+    """A worker primes the outbox as it starts, so its first burst compiles nothing."""
+    monkeypatch.setattr(EMAILS, "statements", {})
+    monkeypatch.setattr(EMAILS, "compiled", {})
+    queue_emails(app, 1)
+    with app.app_context():
+        outbox.prime()
+    primed = dict(EMAILS.compiled)
+    assert {key[1] for key in primed} == {"claim", "finish"}
+    [email] = emails(app)
+    assert (email.status, email.attempts) == ("queued", 0)
+
+    assert run_queued_tasks() == 1
+    mailbox.wait_for(1)
+    assert EMAILS.compiled == primed  # the delivery ran the primed statements, no other
+    assert [(e.status, e.attempts) for e in emails(app)] == [("sent", 1)]
