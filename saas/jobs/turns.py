@@ -41,6 +41,11 @@ class Turns:
         with self._lock:
             return self._turns - self._free
 
+    def waiting(self) -> int:
+        """How many threads wait for a turn now."""
+        with self._lock:
+            return len(self._waiting)
+
     @contextmanager
     def turn(self) -> Iterator[None]:
         """Run the block in a turn (or without one after MAX_WAIT); nested blocks share it."""

@@ -91,9 +91,9 @@ def test_a_thread_back_from_its_wait_takes_the_next_turn_before_a_new_task():
     threads = [run(returning), run(holder)]
     holder_in.wait(WAIT)
     threads.append(run(new_task))  # queued first ...
-    _until(lambda: len(turns._waiting) == 1)
+    _until(lambda: turns.waiting() == 1)
     back.set()  # ... then the returning thread queues behind it
-    _until(lambda: len(turns._waiting) == 2)
+    _until(lambda: turns.waiting() == 2)
     release_holder.set()
     for thread in threads:
         thread.join(WAIT)
