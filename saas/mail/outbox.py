@@ -134,4 +134,7 @@ def prime() -> None:
             )
         )
     except SQLAlchemyError as error:
-        log.warning("Outbox statements not primed (%s): the first attempts will", error)
+        cause = getattr(error, "orig", None) or error  # the driver's, not SQLAlchemy's long text
+        log.warning(
+            "Outbox statements not primed (%s): the first attempts will", type(cause).__name__
+        )

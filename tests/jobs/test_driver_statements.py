@@ -90,6 +90,18 @@ def test_a_failed_connect_is_sqlalchemys_error_which_the_outcome_retry_waits_out
         db.engine.dispose()
 
 
+def test_a_worker_starting_while_the_database_is_down_primes_nothing_and_goes_on(app_env, caplog):
+    unreachable = f"postgresql://postgres@127.0.0.1:{free_port()}/none"
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": unreachable, "DB_WAIT": 0.2})
+    with app.app_context():
+        outbox.prime()  # raises nothing: the first attempts will compile what it could not run
+        db.engine.dispose()
+    [warning] = [record for record in caplog.records if record.name == "saas.mail.outbox"]
+    assert warning.getMessage() == (
+        "Outbox statements not primed (OperationalError): the first attempts will"
+    )
+
+
 def test_the_connection_goes_back_to_the_pool_with_transactions_on(app):
     with app.app_context():
         with lifecycle.autocommit_cursor() as cursor:
