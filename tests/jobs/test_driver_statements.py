@@ -94,7 +94,7 @@ def test_a_worker_starting_while_the_database_is_down_primes_nothing_and_goes_on
     unreachable = f"postgresql://postgres@127.0.0.1:{free_port()}/none"
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": unreachable, "DB_WAIT": 0.2})
     with app.app_context():
-        outbox.prime()  # raises nothing: the first attempts will compile what it could not run
+        outbox.prime()  # raises nothing: the first attempts do what it could not
         db.engine.dispose()
     [warning] = [record for record in caplog.records if record.name == "saas.mail.outbox"]
     assert warning.getMessage() == (
