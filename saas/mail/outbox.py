@@ -116,9 +116,9 @@ def record_failure(email: ClaimedEmail, error: BaseException) -> lifecycle.Failu
 def prime() -> None:
     """Build and compile an attempt's claim and outcome statements, and open a pooled
     connection, by running them on a row that does not exist: done while a worker starts, not by
-    the first two threads of its first burst while the other forty-eight wait for their turns
-    (15-20 ms of every drain's start, bench.drain). Best effort: if the database is not there
-    yet, the first attempts do it."""
+    the first threads of its first burst while all the others wait for their turns (15-20 ms of
+    a drain's start, bench.drain). Best effort: if the database is not there yet, the first
+    attempts do it."""
     try:
         claim(NO_ROW)
         record_sent(
