@@ -30,6 +30,7 @@ DOWN_FOR = 1.0  # seconds the server stays stopped
 RESUMED = 8  # emails delivered after a restart that count as "sending again"
 WEB = ("--bind 0.0.0.0:", "--bind 127.0.0.1:")
 TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+CLOSE = {"Connection": "close"}
 
 
 @dataclass
@@ -109,7 +110,11 @@ class Visitors:
         }
         post = Post(index, time.monotonic(), 0.0, [])
         for _ in range(4):
-            answer = session.post(self.url, data=form, allow_redirects=False, timeout=60)
+            # A connection of its own: a kept-alive one, idle here longer than gunicorn keeps it
+            # (2 s), can be closed by the server just as the next post goes out on it.
+            answer = session.post(
+                self.url, data=form, allow_redirects=False, timeout=60, headers=CLOSE
+            )
             post.answers.append((answer.status_code, answer.headers.get("Retry-After")))
             if answer.status_code != 503:
                 break
